@@ -1,0 +1,133 @@
+"""The Python API: ``measure()``, ``@measured``, ``history()``, ``last_report()``, ``compare()``."""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from .errors import LedgerWarning
+from .measurement import Measurement, MeasureOptions, last_report
+from .report import EnergyReport
+
+__all__ = ["measure", "measured", "history", "last_report", "compare", "resolve_reports", "sensor_summary"]
+
+
+class measure:
+    """Measure a block: ``with measure(label="train") as m: ...``; then ``m.report``.
+
+    The report is built, stored and available at ``m.report`` also when the block raises or is
+    interrupted; the exception then propagates unchanged.
+    """
+
+    def __init__(self, label=None, interval=0.1, sensors=None, gpus=None, region=None, pue=None,
+                 baseline=0.0, save=True):
+        options = MeasureOptions(label=label, interval_s=interval, sensors=sensors, gpus=gpus,
+                                 region=region, pue=pue, baseline_s=baseline, save=save)
+        self._measurement = Measurement(options)
+        self.report: EnergyReport | None = None
+
+    def subscribe(self, callback):
+        """Receive each sample (on the sampler thread) while the block runs."""
+        return self._measurement.subscribe(callback)
+
+    @property
+    def measurement(self) -> Measurement:
+        return self._measurement
+
+    def __enter__(self) -> "measure":
+        self._measurement.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            status = "ok"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "interrupted"
+        else:
+            status = "error"
+        self.report = self._measurement.stop(status, exc)
+        for message in self._measurement.warnings:
+            warnings.warn(message, LedgerWarning, stacklevel=2)
+        return False
+
+
+def measured(func=None, **measure_kwargs):
+    """Decorator: every call is measured; the latest report is at ``func.last_report``."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            kwargs_for_measure = dict(measure_kwargs)
+            kwargs_for_measure.setdefault("label", function.__qualname__)
+            block = measure(**kwargs_for_measure)
+            try:
+                with block:
+                    return function(*args, **kwargs)
+            finally:
+                wrapper.last_report = block.report
+
+        wrapper.last_report = None
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+def history(limit: int | None = None, label: str | None = None):
+    """Every stored measurement, newest first, as a pandas DataFrame."""
+    from .ledger import Ledger
+
+    return Ledger().history(limit=limit, label=label)
+
+
+def resolve_reports(*items) -> list[EnergyReport]:
+    """Reports from EnergyReport objects, ledger ids or labels (newest with that label)."""
+    from .errors import InvalidInput
+    from .ledger import Ledger
+
+    ledger = None
+    reports = []
+    for item in items:
+        if isinstance(item, EnergyReport):
+            reports.append(item)
+        elif isinstance(item, (int, str)) and not isinstance(item, bool):
+            ledger = ledger or Ledger()
+            reports.append(ledger.get(item))
+        else:
+            raise InvalidInput(
+                f"cannot compare {type(item).__name__}: pass EnergyReport objects, ledger ids or labels"
+            )
+    if not reports:
+        raise InvalidInput("nothing to compare: pass reports, ledger ids or labels")
+    return reports
+
+
+def compare(*items):
+    """Energy per measurement, stacked by domain, with duration beside it and a table under it."""
+    reports = resolve_reports(*items)
+    try:
+        from .widgets.compare import Comparison
+    except ImportError:
+        from .errors import require
+
+        require("pandas", "data", "compare()")
+        return comparison_table(reports)
+    return Comparison(reports)
+
+
+def comparison_table(reports):
+    import pandas as pd
+
+    rows = []
+    for report in reports:
+        row = {"label": report.label, "id": report.id, "energy_j": report.energy_j,
+               "duration_s": report.duration_s, "mean_w": report.mean_w, "co2e_g": report.co2e_g,
+               "kind": report.kind, "status": report.status}
+        for domain, values in report.domains.items():
+            row[f"{domain} J"] = values.energy_j
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sensor_summary() -> str:
+    from .line_commands import sensor_summary as summary
+
+    return summary()

@@ -1,0 +1,109 @@
+"""What ``%%energy`` does around a cell: start, show live, finish, report — never raising over the cell."""
+from __future__ import annotations
+
+import ast
+import sys
+
+from .measurement import Measurement, MeasureOptions, validate_variable_name
+
+_announced_fallback = False
+
+
+def _has_widget_frontend(shell) -> bool:
+    # ipykernel's shell has a kernel (and comms); terminal IPython and plain shells do not.
+    return getattr(shell, "kernel", None) is not None
+
+
+def _say(message: str) -> None:
+    print(f"lepton_lab: {message}", file=sys.stderr, flush=True)
+
+
+class CellMeasurement:
+    def __init__(self, shell, measurement: Measurement, *, quiet: bool, plot: bool, var: str | None):
+        self.shell = shell
+        self.measurement = measurement
+        self.quiet = quiet
+        self.plot = plot and not quiet
+        self.var = var
+        self.view = None
+        self._finished = False
+
+    @classmethod
+    def from_args(cls, shell, args) -> "CellMeasurement":
+        var = validate_variable_name(args.var) if args.var is not None else None
+        options = MeasureOptions(
+            label=args.label,
+            interval_s=args.interval,
+            sensors=args.sensors,
+            gpus=args.gpus,
+            region=args.region,
+            pue=args.pue,
+            baseline_s=args.baseline,
+        )
+        return cls(shell, Measurement(options), quiet=args.quiet, plot=not args.no_plot, var=var)
+
+    def start(self) -> None:
+        global _announced_fallback
+        m = self.measurement
+        if m.options.baseline_s and not self.quiet:
+            _say(f"measuring idle power for {m.options.baseline_s:g} s before the cell (--baseline)")
+        m.start()
+        if m.fallback_reason and not _announced_fallback and not self.quiet:
+            _announced_fallback = True
+            _say(f"showing an ESTIMATE, not a measurement: {m.fallback_reason}. `%energy sensors` says more.")
+        if self.plot and _has_widget_frontend(self.shell):
+            self._start_live_view()
+
+    def _start_live_view(self) -> None:
+        try:
+            from .widgets.live import LivePowerView
+
+            self.view = LivePowerView.for_measurement(self.measurement)
+        except ImportError as exc:
+            _say(f"no live plot ({exc}): pip install 'lepton_lab[lab]'; the summary follows the cell")
+            return
+        self.view.display()
+        self.measurement.subscribe(self.view.on_sample)
+
+    def finish(self, status: str, error: BaseException | None) -> None:
+        """Stop, store and show. Never raises: the cell's own outcome must reach the user intact."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            report = self.measurement.stop(status, error)
+        except Exception as exc:  # a broken sensor must not hide the cell's exception
+            _say(f"the measurement failed and was not recorded ({type(exc).__name__}: {exc})")
+            return
+        for warning in self.measurement.warnings:
+            _say(warning)
+        if self.var:
+            self.shell.user_ns[self.var] = report
+        try:
+            self._show(report)
+        except Exception as exc:
+            _say(f"could not draw the report ({type(exc).__name__}: {exc}); it is in lepton_lab.last_report()")
+
+    def _show(self, report) -> None:
+        if self.view is not None:
+            self.view.finish(report)
+            return
+        if self.quiet:
+            return
+        from IPython.display import display
+
+        display(report)
+
+
+def run_body(shell, cell: str):
+    """Run a cell body in the user namespace; return the value of a trailing expression."""
+    source = shell.transform_cell(cell)
+    tree = ast.parse(source)
+    filename = shell.compile.cache(source)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, filename, "exec"), shell.user_ns)
+    if last is not None:
+        return eval(compile(last, filename, "eval"), shell.user_ns)
+    return None

@@ -1,0 +1,133 @@
+"""``lepton-lab``: sensors | measure -- CMD | history | regions | serve."""
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+
+from .errors import LeptonError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, then exit 2, as argparse does, but with the next step
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lepton-lab", description="Measure what computation costs in joules.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser("sensors", help="which energy sensors can be read here, and why not")
+    measure = commands.add_parser("measure", help="run a command and report its energy",
+                                  usage="lepton-lab measure [options] -- CMD [ARGS...]")
+    measure.add_argument("--interval", "-i", default="0.1", help="sampling interval in seconds")
+    measure.add_argument("--label", "-l", default=None, help="name stored with the measurement")
+    measure.add_argument("--sensors", default=None, help="nvml,rapl,estimate")
+    measure.add_argument("--gpus", default=None, help="visible GPU indices, e.g. 0,1")
+    measure.add_argument("--region", default=None, help="carbon-intensity region (ISO code, WORLD)")
+    measure.add_argument("--pue", default=None, help="facility PUE >= 1.0")
+    measure.add_argument("--baseline", default="0", help="idle seconds measured first")
+    measure.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
+    history = commands.add_parser("history", help="stored measurements, newest first")
+    history.add_argument("--limit", "-n", type=int, default=20)
+    history.add_argument("--csv", action="store_true", help="CSV on stdout")
+    commands.add_parser("regions", help="carbon-intensity regions shipped with lepton_lab")
+    serve = commands.add_parser("serve", help="publish the what-if apps with Voila")
+    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _cmd_sensors(args) -> int:
+    from .line_commands import sensor_summary
+
+    print(sensor_summary())
+    return 0
+
+
+def _cmd_measure(args) -> int:
+    from .measurement import Measurement, MeasureOptions
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        raise LeptonError("measure needs a command: lepton-lab measure -- python train.py")
+    if shutil.which(cmd[0]) is None:
+        print(f"lepton-lab: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
+    options = MeasureOptions(label=args.label or " ".join(cmd)[:80], interval_s=args.interval,
+                             sensors=args.sensors, gpus=args.gpus, region=args.region, pue=args.pue,
+                             baseline_s=args.baseline)
+    measurement = Measurement(options, cached_sensors=False)
+    if measurement.options.baseline_s:
+        print(f"lepton-lab: measuring idle power for {measurement.options.baseline_s:g} s", file=sys.stderr)
+    measurement.start()
+    status, code = "ok", 0
+    try:
+        code = subprocess.call(cmd)
+        status = "ok" if code == 0 else "error"
+    except KeyboardInterrupt:
+        status, code = "interrupted", 130
+    finally:
+        report = measurement.stop(status)
+        for warning in measurement.warnings:
+            print(f"lepton-lab: {warning}", file=sys.stderr)
+        print(report, file=sys.stderr)
+    return code
+
+
+def _cmd_history(args) -> int:
+    from .ledger import HISTORY_COLUMNS, Ledger
+    from . import units
+
+    if args.limit < 1:
+        raise LeptonError(f"--limit must be at least 1, got {args.limit}")
+    rows = Ledger().rows(limit=args.limit)
+    if args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(HISTORY_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    if not rows:
+        print("no measurements yet: try lepton-lab measure -- sleep 1")
+        return 0
+    print(f"{'id':>5}  {'started (UTC)':<19}  {'label':<28} {'energy':>10} {'duration':>10}  {'status':<11} kind")
+    for r in rows:
+        print(f"{r['id']:>5}  {r['started_at'][:19]:<19}  {r['label'][:28]:<28} "
+              f"{units.format_energy(r['energy_j']):>10} {units.format_duration(r['duration_s']):>10}  "
+              f"{r['status']:<11} {r['kind']}")
+    return 0
+
+
+def _cmd_regions(args) -> int:
+    from .carbon import regions
+
+    for region in regions():
+        print(f"{region.region:<6} {region.name:<32} {region.g_per_kwh:>6.0f} gCO2e/kWh  {region.year}")
+    return 0
+
+
+def _cmd_serve(args) -> int:
+    from .serve import main as serve_main
+
+    return serve_main(args.rest)
+
+
+COMMANDS = {"sensors": _cmd_sensors, "measure": _cmd_measure, "history": _cmd_history,
+            "regions": _cmd_regions, "serve": _cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except LeptonError as exc:
+        print(f"lepton-lab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""One measured piece of work: options → sensors → sampler → report → ledger.
+
+Every presenter (the magic, ``measure()``, the CLI) goes through :class:`Measurement`, so a cell,
+a ``with`` block and a shell command are measured, reported and stored the same way.
+"""
+from __future__ import annotations
+
+import keyword
+import math
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Callable
+
+from . import carbon as carbon_module
+from .errors import InvalidInput, LedgerError
+from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
+from .sampler import DEFAULT_INTERVAL_S, Sampler, SamplerResult, validate_interval
+from .sensors import Discovery, discover, parse_gpu_indices, parse_sensor_names
+
+MAX_BASELINE_S = 600.0
+MAX_LABEL_CHARS = 200
+#: Flag cells shorter than this many counter updates: their energy is mostly quantisation.
+MIN_UPDATES = 3
+
+_last_report: EnergyReport | None = None
+
+
+def last_report() -> EnergyReport | None:
+    """The report of the latest measurement in this process (any presenter), or None."""
+    return _last_report
+
+
+@dataclass
+class MeasureOptions:
+    label: str | None = None
+    interval_s: float = DEFAULT_INTERVAL_S
+    sensors: tuple[str, ...] | None = None
+    gpus: tuple[int, ...] | None = None
+    region: str | None = None
+    pue: float | None = None
+    baseline_s: float = 0.0
+    save: bool = True
+
+    def validated(self) -> "MeasureOptions":
+        """A copy with every field checked and normalised; raises a one-line InvalidInput."""
+        return replace(
+            self,
+            label=validate_label(self.label),
+            interval_s=validate_interval(self.interval_s),
+            sensors=parse_sensor_names(self.sensors),
+            gpus=parse_gpu_indices(self.gpus),
+            pue=carbon_module.validate_pue(self.pue) if self.pue is not None else carbon_module.default_pue(),
+            baseline_s=validate_baseline(self.baseline_s),
+        )
+
+
+def validate_label(label) -> str | None:
+    if label is None:
+        return None
+    text = str(label).strip()
+    if len(text) > MAX_LABEL_CHARS:
+        raise InvalidInput(f"label is {len(text)} characters long: keep it under {MAX_LABEL_CHARS}")
+    return text or None
+
+
+def validate_baseline(value) -> float:
+    try:
+        seconds = float(value or 0.0)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"baseline '{value}' is not a number: give idle seconds, e.g. --baseline 5") from None
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidInput(f"baseline must be 0 or more seconds, got {value}: e.g. --baseline 5")
+    if seconds > MAX_BASELINE_S:
+        raise InvalidInput(f"baseline of {value} s is too long: use at most {MAX_BASELINE_S:.0f} s")
+    return seconds
+
+
+def validate_variable_name(name: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise InvalidInput(f"'{name}' is not a valid Python variable name: use e.g. --var energy_report")
+    return name
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Measurement:
+    """Start, then stop with the work's outcome; the report is built, stored and remembered."""
+
+    options: MeasureOptions = field(default_factory=MeasureOptions)
+    clock: Callable[[], float] = time.monotonic
+    ledger: object | None = None
+    cached_sensors: bool = True
+
+    def __post_init__(self):
+        self.options = self.options.validated()
+        self.intensity = carbon_module.lookup(self.options.region)
+        self.discovery: Discovery | None = None
+        self.sampler: Sampler | None = None
+        self.baseline_w: dict[str, float] | None = None
+        self.warnings: list[str] = []
+        self.report: EnergyReport | None = None
+        self._started_at = ""
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.discovery.fallback_reason if self.discovery else None
+
+    def start(self) -> "Measurement":
+        self.discovery = discover(
+            self.options.sensors, self.options.gpus, clock=self.clock, cached=self.cached_sensors
+        )
+        if self.options.baseline_s > 0:
+            self.baseline_w = self._measure_idle(self.options.baseline_s)
+        self.sampler = Sampler(self.discovery.sensors, self.options.interval_s, clock=self.clock)
+        self._started_at = _now_iso()
+        self.sampler.start()
+        return self
+
+    def subscribe(self, callback) -> Callable[[], None]:
+        return self.sampler.subscribe(callback)
+
+    def _measure_idle(self, seconds: float) -> dict[str, float]:
+        idle = Sampler(self.discovery.sensors, self.options.interval_s, clock=self.clock)
+        idle.start()
+        try:
+            time.sleep(seconds)
+        finally:
+            result = idle.stop()
+        duration = max(result.duration_s, 1e-9)
+        return {d: result.energy_j(d) / duration for d in result.end.domains}
+
+    def stop(self, status: str = "ok", error: BaseException | None = None) -> EnergyReport:
+        """Stop sampling, build the report, save it; safe to call twice (returns the same report)."""
+        global _last_report
+        if self.report is not None:
+            return self.report
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        result = self.sampler.stop()
+        self.report = self._build_report(result, status, error)
+        self._save(self.report)
+        _last_report = self.report
+        return self.report
+
+    def _save(self, report: EnergyReport) -> None:
+        if not self.options.save:
+            report.saved = True  # not asked to save: nothing was lost
+            return
+        from .ledger import Ledger
+
+        try:
+            ledger = self.ledger or Ledger()
+            report.id = ledger.save(report)
+            report.saved = True
+        except LedgerError as exc:
+            self.warnings.append(f"measurement not saved: {exc}")
+
+    # -- report building ------------------------------------------------------------------
+    def _build_report(self, result: SamplerResult, status: str, error) -> EnergyReport:
+        duration = max(result.duration_s, 0.0)
+        domains, notes = {}, []
+        for sensor in self.discovery.sensors:
+            notes.extend(n for n in sensor.notes if n not in notes)
+            for domain in sensor.domains:
+                if domain in result.end.domains and domain in result.start.domains:
+                    domains[domain] = self._domain_energy(sensor, domain, result, duration)
+        notes.extend(self._quality_notes(result, duration))
+        i = self.intensity
+        return EnergyReport(
+            label=self.options.label or _default_label(),
+            status=status,
+            started_at=self._started_at,
+            duration_s=duration,
+            domains=domains,
+            carbon=CarbonInfo(i.region, i.name, i.g_per_kwh, i.year, i.source, self.options.pue),
+            interval_s=self.sampler.interval_s,
+            notes=notes,
+            error=_describe_error(error),
+            baseline_s=self.options.baseline_s or None,
+            read_errors=result.read_errors,
+            trace=_trace(result),
+            host=socket.gethostname(),
+        )
+
+    def _domain_energy(self, sensor, domain: str, result: SamplerResult, duration: float) -> DomainEnergy:
+        energy = result.energy_j(domain)
+        idle = self.baseline_w.get(domain) if self.baseline_w else None
+        return DomainEnergy(
+            energy_j=energy,
+            mean_w=energy / duration if duration > 0 else 0.0,
+            peak_w=result.peak_w.get(domain),
+            method=sensor.method(domain),
+            kind=sensor.kind,
+            uncertainty_j=sensor.uncertainty_j(domain, energy, duration),
+            label=sensor.describe(domain),
+            idle_w=idle,
+            net_energy_j=energy - idle * duration if idle is not None else None,
+        )
+
+    def _quality_notes(self, result: SamplerResult, duration: float) -> list[str]:
+        notes = []
+        for sensor in self.discovery.sensors:
+            period = sensor.update_period_s
+            if period and duration < MIN_UPDATES * period:
+                notes.append(
+                    f"short measurement ({duration * 1000:.0f} ms < {MIN_UPDATES} {sensor.name} updates of "
+                    f"{period * 1000:.0f} ms): the energy is dominated by counter quantisation; "
+                    "measure a longer run or a loop of many"
+                )
+        unread = self.discovery.unavailable
+        if self.discovery.fallback_reason:
+            notes.insert(0, f"no energy sensor can be read here ({', '.join(unread)}): "
+                            "`%energy sensors` or `lepton-lab sensors` says how to enable one")
+        else:
+            for name, why in unread.items():
+                notes.append(f"{name} not measured: {why}")
+        if result.read_errors:
+            notes.append(f"{result.read_errors} sensor read(s) failed (last: {result.last_error})")
+        if result.decimation > 1:
+            notes.append(f"long run: trace kept at 1 in {result.decimation} samples")
+        return notes
+
+
+def _default_label() -> str:
+    return "measurement " + datetime.now().strftime("%H:%M:%S")
+
+
+def _describe_error(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _trace(result: SamplerResult) -> dict:
+    domains = list(result.end.domains)
+    t_s = [round(s.t_s, 4) for s in result.samples]
+    power = {d: [round(s.power_w.get(d, 0.0), 3) for s in result.samples] for d in domains}
+    return {"t_s": t_s, "power_w": power}

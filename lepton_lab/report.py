@@ -1,0 +1,200 @@
+"""EnergyReport: what one measurement found, with its uncertainty, carbon and display.
+
+A report is plain data (``to_dict``/``from_dict`` round-trip through JSON for the ledger) plus
+text and HTML renderings. Anything that is not a measurement (an estimate, a replay) says so in
+every rendering.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import units
+from .sensors.base import ESTIMATED, MEASURED, REPLAYED
+
+STATUSES = ("ok", "error", "interrupted")
+SCHEMA = 1
+
+
+@dataclass
+class DomainEnergy:
+    """Energy of one domain (``gpu:0``, ``cpu:package-0``, ...) over the measurement."""
+
+    energy_j: float
+    mean_w: float
+    peak_w: float | None
+    method: str
+    kind: str = MEASURED
+    uncertainty_j: float = 0.0
+    label: str = ""
+    idle_w: float | None = None
+    """Idle power measured by ``--baseline`` before the work, if asked for."""
+    net_energy_j: float | None = None
+    """``energy_j`` minus idle power × duration, if a baseline was measured."""
+
+
+@dataclass
+class CarbonInfo:
+    region: str
+    region_name: str
+    g_per_kwh: float
+    year: int | None
+    source: str
+    pue: float = 1.0
+
+    def describe(self) -> str:
+        year = f", {self.year}" if self.year else ""
+        return (
+            f"{self.region_name} ({self.region}) {self.g_per_kwh:.0f} gCO2e/kWh{year}, "
+            f"{self.source}; PUE {self.pue:.2f}"
+        )
+
+
+@dataclass
+class EnergyReport:
+    label: str
+    status: str
+    started_at: str
+    duration_s: float
+    domains: dict[str, DomainEnergy]
+    carbon: CarbonInfo | None = None
+    interval_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    baseline_s: float | None = None
+    read_errors: int = 0
+    trace: dict[str, Any] = field(default_factory=lambda: {"t_s": [], "power_w": {}})
+    host: str = ""
+    id: int | None = None
+    saved: bool = False
+
+    # -- totals ---------------------------------------------------------------------------
+    @property
+    def energy_j(self) -> float:
+        return float(sum(d.energy_j for d in self.domains.values()))
+
+    @property
+    def energy_wh(self) -> float:
+        return units.j_to_wh(self.energy_j)
+
+    @property
+    def net_energy_j(self) -> float | None:
+        nets = [d.net_energy_j for d in self.domains.values()]
+        if not nets or any(n is None for n in nets):
+            return None
+        return float(sum(nets))
+
+    @property
+    def uncertainty_j(self) -> float:
+        return math.sqrt(sum(d.uncertainty_j ** 2 for d in self.domains.values()))
+
+    @property
+    def mean_w(self) -> float:
+        return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def peak_w(self) -> float | None:
+        """Peak of the summed trace (what the wall socket saw), else the sum of per-domain peaks."""
+        powers = self.trace.get("power_w") or {}
+        series = [powers[d] for d in self.domains if d in powers and powers[d]]
+        if series and len(series) == len(self.domains):
+            length = min(len(s) for s in series)
+            if length:
+                return max(sum(s[i] for s in series) for i in range(length))
+        peaks = [d.peak_w for d in self.domains.values() if d.peak_w is not None]
+        return float(sum(peaks)) if peaks else None
+
+    @property
+    def co2e_g(self) -> float | None:
+        if self.carbon is None:
+            return None
+        return units.j_to_kwh(self.energy_j) * self.carbon.pue * self.carbon.g_per_kwh
+
+    @property
+    def kind(self) -> str:
+        """'measured', 'estimated', 'replayed', or 'partly estimated' when sources are mixed."""
+        kinds = {d.kind for d in self.domains.values()}
+        if kinds == {MEASURED}:
+            return MEASURED
+        if len(kinds) == 1:
+            return kinds.pop()
+        return "partly estimated" if ESTIMATED in kinds else "partly replayed"
+
+    @property
+    def is_measurement(self) -> bool:
+        return self.kind == MEASURED
+
+    @property
+    def methods(self) -> str:
+        return ",".join(sorted({d.method for d in self.domains.values()}))
+
+    @property
+    def samples(self):
+        """The power trace as a pandas DataFrame: ``t_s`` then watts per domain."""
+        from .errors import require
+
+        pd = require("pandas", "data", "report.samples")
+        columns = {"t_s": list(self.trace.get("t_s", []))}
+        for domain, watts in (self.trace.get("power_w") or {}).items():
+            columns[f"{domain} W"] = list(watts)
+        return pd.DataFrame(columns)
+
+    # -- serialisation --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schema"] = SCHEMA
+        data["energy_j"] = self.energy_j
+        data["co2e_g"] = self.co2e_g
+        data["kind"] = self.kind
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EnergyReport":
+        from .errors import InvalidInput
+
+        try:
+            domains = {name: DomainEnergy(**values) for name, values in data["domains"].items()}
+            carbon = CarbonInfo(**data["carbon"]) if data.get("carbon") else None
+            fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(
+                f"not a lepton_lab report ({exc}): pass a dict made by EnergyReport.to_dict()"
+            ) from None
+        fields.update(domains=domains, carbon=carbon)
+        return cls(**fields)
+
+    # -- display --------------------------------------------------------------------------
+    def headline(self) -> str:
+        """One line: label, energy, power, duration, and what kind of numbers these are."""
+        kind = "" if self.is_measurement else f" [{self.kind.upper()}]"
+        status = "" if self.status == "ok" else f" ({self.status})"
+        return (
+            f"{self.label or 'measurement'}{status}: {units.format_energy(self.energy_j)} "
+            f"({units.format_wh(self.energy_j)}) in {units.format_duration(self.duration_s)}, "
+            f"avg {units.format_power(self.mean_w)}{kind}"
+        )
+
+    def __str__(self) -> str:
+        from .report_render import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        from .report_render import render_html
+
+        return render_html(self)
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+    def __repr__(self) -> str:
+        return f"<EnergyReport {html.escape(self.headline(), quote=False)}>"
+
+    def plot(self):
+        """Redraw this report's power trace as a static figure (needs the lab extra)."""
+        from .widgets.static import report_figure
+
+        return report_figure(self)
+

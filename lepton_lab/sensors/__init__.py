@@ -1,0 +1,157 @@
+"""Energy sensors and their discovery.
+
+``discover()`` opens every sensor it can and says, for each one it could not open, why, in one
+line that tells how to enable it. Where no real sensor can be read it falls back to the
+clearly labelled CPU estimate.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from typing import Callable, Iterable
+
+from ..errors import InvalidInput, SensorUnavailable
+from .base import ESTIMATED, MEASURED, REPLAYED, Discovery, DomainReading, Reading, Sensor
+
+__all__ = [
+    "ESTIMATED",
+    "MEASURED",
+    "REPLAYED",
+    "KNOWN_SENSORS",
+    "Discovery",
+    "DomainReading",
+    "Reading",
+    "Sensor",
+    "discover",
+    "parse_sensor_names",
+    "parse_gpu_indices",
+    "close_cached",
+]
+
+#: Real sensors first, in the order they are tried; ``estimate`` is the fallback.
+KNOWN_SENSORS = ("nvml", "rapl", "estimate")
+_MEASURED_SENSORS = ("nvml", "rapl")
+
+_cache: dict[tuple, Discovery] = {}
+_cache_lock = threading.Lock()
+
+
+def parse_sensor_names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """'nvml,rapl' -> ('nvml', 'rapl'); None stays None (meaning: whatever is available)."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    if not names:
+        raise InvalidInput(f"no sensor named: choose one or more of {', '.join(KNOWN_SENSORS)}")
+    unknown = [n for n in names if n not in KNOWN_SENSORS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown sensor '{unknown[0]}': choose from {', '.join(KNOWN_SENSORS)} "
+            "(comma-separated, e.g. --sensors nvml,rapl)"
+        )
+    return names
+
+
+def parse_gpu_indices(value: str | Iterable[int] | None) -> tuple[int, ...] | None:
+    """'0,1' -> (0, 1). Indices are positions among the GPUs visible to this process."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    indices = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            index = int(text)
+        except ValueError:
+            raise InvalidInput(f"GPU index '{text}' is not a whole number: use e.g. --gpus 0,1") from None
+        if index < 0:
+            raise InvalidInput(f"GPU index {index} is negative: use 0 for the first visible GPU")
+        indices.append(index)
+    if not indices:
+        raise InvalidInput("no GPU index given: use e.g. --gpus 0 or leave --gpus out for all GPUs")
+    return tuple(dict.fromkeys(indices))
+
+
+def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None):
+    if name == "nvml":
+        from .nvml import NvmlSensor
+
+        return NvmlSensor.open(gpus=gpus, clock=clock)
+    if name == "rapl":
+        from .rapl import RaplSensor
+
+        return RaplSensor.open(clock=clock)
+    from .estimate import EstimateSensor
+
+    return EstimateSensor.open(reason=reason, clock=clock)
+
+
+def discover(
+    names: str | Iterable[str] | None = None,
+    gpus: str | Iterable[int] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    cached: bool = False,
+) -> Discovery:
+    """Open the requested sensors (default: every real one available, else the estimate).
+
+    Named sensors that cannot be opened raise :class:`SensorUnavailable` with the reason, since
+    the user asked for them explicitly. With ``cached=True`` the opened sensors are kept for the
+    next call with the same arguments (NVML initialisation is not free) and closed at exit.
+    """
+    wanted = parse_sensor_names(names)
+    gpu_indices = parse_gpu_indices(gpus)
+    key = (wanted, gpu_indices, clock)
+    if cached:
+        with _cache_lock:
+            found = _cache.get(key)
+            if found is None:
+                found = _cache[key] = _discover(wanted, gpu_indices, clock)
+            return found
+    return _discover(wanted, gpu_indices, clock)
+
+
+def _discover(wanted, gpus, clock) -> Discovery:
+    found = Discovery()
+    explicit = wanted is not None
+    to_try = [n for n in (wanted or _MEASURED_SENSORS) if n in _MEASURED_SENSORS]
+    if not explicit and gpus is not None:
+        to_try = ["nvml", "rapl"]
+    for name in to_try:
+        try:
+            found.sensors.append(_open(name, gpus, clock, None))
+        except SensorUnavailable as exc:
+            if explicit:
+                found.close()
+                raise
+            found.unavailable[name] = str(exc)
+    if gpus is not None and not any(s.name == "nvml" for s in found.sensors):
+        found.close()
+        raise SensorUnavailable(
+            f"--gpus was given but no GPU can be read: {found.unavailable.get('nvml', 'nvml not requested')}"
+        )
+    if explicit and "estimate" in wanted:
+        reason = "requested with --sensors estimate"
+        found.sensors.append(_open("estimate", None, clock, reason))
+    elif not found.sensors:
+        reason = "no real sensor could be read (" + "; ".join(
+            f"{name}: {why}" for name, why in found.unavailable.items()
+        ) + ")"
+        found.fallback_reason = reason
+        found.sensors.append(_open("estimate", None, clock, reason))
+    return found
+
+
+def close_cached() -> None:
+    """Close every cached sensor (at interpreter exit, or to force a fresh discovery)."""
+    with _cache_lock:
+        for found in _cache.values():
+            found.close()
+        _cache.clear()
+
+
+atexit.register(close_cached)

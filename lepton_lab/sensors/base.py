@@ -1,0 +1,113 @@
+"""The narrow interface between hardware and everything above it.
+
+A sensor reports, per *domain* (``gpu:0``, ``cpu:package-0``, ``cpu:dram-0``, ``cpu:estimated``),
+the energy in joules accumulated since the sensor was opened, plus the instantaneous power in
+watts where the hardware gives it. Vendor units (mW, mJ, µJ) and vendor errors stop here: above
+this module everything is SI floats and :mod:`lepton_lab.errors` exceptions.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+#: What the numbers of a sensor are. Presenters must show anything but "measured" as such.
+MEASURED = "measured"
+ESTIMATED = "estimated"
+REPLAYED = "replayed"
+
+
+@dataclass(frozen=True)
+class DomainReading:
+    """One domain at one instant."""
+
+    energy_j: float
+    """Energy accumulated over the measured periods since the sensor was opened (time between
+    measurements excluded, since ``begin()`` re-bases); monotonic, counter wraps already undone."""
+    power_w: float | None = None
+    """Instantaneous power where the hardware reports it; None where it must be derived."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """All domains of all sensors at one instant of the sampler's clock."""
+
+    t_s: float
+    domains: Mapping[str, DomainReading]
+
+
+class Sensor(ABC):
+    """Base class of every energy source.
+
+    Subclasses set ``name`` and ``kind`` and implement :attr:`domains`, :meth:`read` and
+    :meth:`method`. ``read`` must be cheap (it runs on the sampler thread several times a second)
+    and must raise only :class:`~lepton_lab.errors.SensorReadError` on failure.
+    """
+
+    name: str = "sensor"
+    kind: str = MEASURED
+    #: The sampler reads at least this often (RAPL counters wrap; None means no constraint).
+    max_read_interval_s: float | None = None
+    #: How often the hardware itself refreshes its energy figure (NVML ≈ 0.1 s), if known.
+    update_period_s: float | None = None
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        #: Facts the report must carry (e.g. "MIG: energy is for the whole GPU").
+        self.notes: list[str] = []
+
+    @property
+    @abstractmethod
+    def domains(self) -> tuple[str, ...]:
+        """Domain names this sensor reports, e.g. ``("gpu:0", "gpu:1")``."""
+
+    @abstractmethod
+    def read(self) -> dict[str, DomainReading]:
+        """Cumulative energy (and instant power where available) for every domain."""
+
+    @abstractmethod
+    def method(self, domain: str) -> str:
+        """How the energy of ``domain`` is obtained, e.g. ``nvml-counter``, ``rapl``, ``estimate``."""
+
+    def begin(self) -> None:
+        """Called at the start of every measurement, on the caller's thread.
+
+        Sensors kept open between measurements re-synchronise here whatever state assumes regular
+        reads (raw counter baselines for wrap detection, the time of the last power sample), so
+        that time spent unread between two cells is never misread as wraps or as energy.
+        """
+
+    def uncertainty_j(self, domain: str, energy_j: float, duration_s: float) -> float:
+        """A one-sigma-ish bound on the error of ``energy_j`` measured over ``duration_s``."""
+        return 0.0
+
+    def describe(self, domain: str) -> str:
+        """Human label for a domain (device model where known)."""
+        return domain
+
+    def close(self) -> None:
+        """Release handles. Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class Discovery:
+    """What :func:`lepton_lab.sensors.discover` found, and why the rest were not used."""
+
+    sensors: list[Sensor] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    fallback_reason: str | None = None
+
+    @property
+    def is_estimate(self) -> bool:
+        return bool(self.sensors) and all(s.kind == ESTIMATED for s in self.sensors)
+
+    def close(self) -> None:
+        for sensor in self.sensors:
+            sensor.close()

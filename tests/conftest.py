@@ -1,0 +1,34 @@
+"""Shared fixtures.
+
+Every test runs with its own ledger file and with the RAPL root pointed at an empty folder, so
+that nothing a test does reads this machine's sensors or writes the user's ledger by accident.
+Tests that fake hardware say so in their docstring.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEPTON_LAB_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("LEPTON_LAB_RAPL_ROOT", str(tmp_path / "no-powercap"))
+    monkeypatch.delenv("LEPTON_LAB_REGION", raising=False)
+    monkeypatch.delenv("LEPTON_LAB_PUE", raising=False)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_sampler_threads():
+    """Fail any test that leaves a sampler thread running after it returns."""
+    yield
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        leaked = [t.name for t in threading.enumerate() if t.name.startswith("lepton-sampler-") and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"sampler thread(s) still running after the test: {leaked}")

@@ -1,0 +1,140 @@
+"""The Python API (measure, measured, history, compare) with the labelled estimate — no hardware here."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+import lepton_lab
+from lepton_lab.errors import InvalidInput, LedgerWarning, SensorUnavailable
+
+
+def busy(seconds=0.2):
+    import time
+
+    end = time.perf_counter() + seconds
+    x = 0
+    while time.perf_counter() < end:
+        x += 1
+    return x
+
+
+def test_public_api_matches_all():
+    assert sorted(lepton_lab.__all__) == sorted(set(lepton_lab.__all__))
+    for name in lepton_lab.__all__:
+        assert getattr(lepton_lab, name) is not None
+
+
+def test_import_is_light():
+    code = (
+        "import sys, lepton_lab; heavy = [m for m in ('torch', 'pandas', 'pynvml', 'numpy', 'IPython',"
+        " 'ipywidgets', 'bqplot', 'psutil') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_measure_context_reports_and_stores():
+    with lepton_lab.measure(label="block", interval=0.02) as m:
+        busy(0.3)
+    report = m.report
+    assert report.label == "block" and report.status == "ok"
+    assert report.duration_s == pytest.approx(0.3, abs=0.15)
+    assert report.kind == "estimated" and not report.is_measurement
+    assert report.energy_j > 0 and report.uncertainty_j == pytest.approx(0.5 * report.energy_j)
+    assert len(report.trace["t_s"]) >= 5
+    assert list(lepton_lab.history()["label"]) == ["block"]
+    assert lepton_lab.last_report() is report
+
+
+def test_measure_records_a_failing_block_and_reraises():
+    with pytest.raises(ValueError, match="bad batch"):
+        with lepton_lab.measure(label="fails") as m:
+            raise ValueError("bad batch")
+    assert m.report.status == "error" and m.report.error == "ValueError: bad batch"
+    assert lepton_lab.history()["status"].tolist() == ["error"]
+
+
+def test_measured_decorator():
+    @lepton_lab.measured(label="decorated")
+    def work(n):
+        return sum(range(n))
+
+    assert work(1000) == sum(range(1000))
+    assert work.last_report.label == "decorated"
+
+    @lepton_lab.measured
+    def plain():
+        return 1
+
+    plain()
+    assert plain.last_report.label.endswith("plain")
+
+
+def test_baseline_gives_net_energy():
+    with lepton_lab.measure(label="net", baseline=0.2) as m:
+        busy(0.2)
+    domain = next(iter(m.report.domains.values()))
+    assert domain.idle_w is not None
+    assert m.report.net_energy_j == pytest.approx(m.report.energy_j - domain.idle_w * m.report.duration_s)
+
+
+def test_unwritable_ledger_still_reports_and_warns(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LEPTON_LAB_LEDGER", str(blocker / "ledger.sqlite"))
+    with pytest.warns(LedgerWarning, match="not saved"):
+        with lepton_lab.measure(label="unsaved") as m:
+            pass
+    assert m.report is not None and not m.report.saved
+    assert "not saved" in str(m.report)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"interval": 0}, "interval must be positive"),
+    ({"sensors": "nvml,foo"}, "unknown sensor 'foo'"),
+    ({"region": "Atlantis"}, "unknown region"),
+    ({"pue": 0.5}, "PUE"),
+    ({"baseline": -1}, "baseline"),
+    ({"gpus": "a"}, "not a whole number"),
+])
+def test_bad_arguments_raise_one_line(kwargs, message):
+    with pytest.raises(InvalidInput, match=message) as info:
+        lepton_lab.measure(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_explicitly_requested_missing_sensor_says_why():
+    with pytest.raises(SensorUnavailable, match="RAPL") as info:
+        with lepton_lab.measure(sensors="rapl"):
+            pass
+    assert "\n" not in str(info.value)
+
+
+def test_report_round_trips_through_dict_and_renders():
+    with lepton_lab.measure(label="rt", region="SE", pue=1.2) as m:
+        busy(0.1)
+    report = m.report
+    back = lepton_lab.EnergyReport.from_dict(report.to_dict())
+    assert back.energy_j == report.energy_j and back.carbon == report.carbon
+    assert back.co2e_g == pytest.approx(report.energy_j / 3.6e6 * 1.2 * report.carbon.g_per_kwh)
+    html = report._repr_html_()
+    assert "ESTIMATED" in html and "rt" in html and "PUE 1.20" in html
+    frame = report.samples
+    assert list(frame.columns) == ["t_s", "cpu:estimated W"] and len(frame) == len(report.trace["t_s"])
+    with pytest.raises(InvalidInput):
+        lepton_lab.EnergyReport.from_dict({"nope": 1})
+
+
+def test_compare_by_label_and_report():
+    with lepton_lab.measure(label="a") as first:
+        busy(0.05)
+    with lepton_lab.measure(label="b"):
+        busy(0.1)
+    result = lepton_lab.compare(first.report, "b")
+    table = getattr(result, "table", result)
+    assert list(table["label"]) == ["a", "b"]
+    with pytest.raises(InvalidInput):
+        lepton_lab.compare("no-such-label")

@@ -1,0 +1,151 @@
+"""%%energy in a real IPython shell (InteractiveShell, in process): the cell must behave exactly as
+without the magic. No hardware here, so the measurement is the labelled CPU estimate."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import lepton_lab
+
+
+@pytest.fixture(scope="module")
+def shell():
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "lepton_lab")
+    yield ip
+    ip.run_line_magic("unload_ext", "lepton_lab")
+
+
+def ledger_rows(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT label, status FROM measurements ORDER BY id").fetchall()
+
+
+def test_last_value_is_the_cell_result_and_underscore_is_set(shell):
+    result = shell.run_cell("%%energy -q -l answer\nx = 40\nx + 2", store_history=True)
+    assert result.success and result.result == 42
+    assert shell.user_ns["_"] == 42
+    assert lepton_lab.last_report().label == "answer"
+
+
+def test_cell_output_and_summary_are_shown(shell, capsys):
+    shell.run_cell("%%energy -l shown\nprint('hello from the cell')")
+    out = capsys.readouterr().out
+    assert "hello from the cell" in out
+    assert "shown" in out and "ESTIMATED" in out  # the text summary says what kind of number it is
+
+
+def test_magics_and_shell_lines_work_inside(shell, capfd):
+    result = shell.run_cell("%%energy -q\nv = %sx echo from-shell\n!echo bang-line\nv[0]")
+    assert result.success and result.result == "from-shell"
+    assert "bang-line" in capfd.readouterr().out
+
+
+def test_top_level_await(shell):
+    result = shell.run_cell("%%energy -q\nimport asyncio\nawait asyncio.sleep(0.01)\n'awaited'")
+    assert result.success and result.result == "awaited"
+
+
+def test_exception_propagates_unchanged_with_cell_line_numbers(shell, tmp_path):
+    result = shell.run_cell("%%energy -q -l boom\na = 1\nb = 0\na / b\n")
+    error = result.error_in_exec
+    assert isinstance(error, ZeroDivisionError) and not result.success
+    frames = []
+    tb = error.__traceback__
+    while tb:
+        frames.append(tb)
+        tb = tb.tb_next
+    assert frames[-1].tb_lineno == 4  # the cell's own line 4, as without the magic
+    assert ledger_rows(tmp_path / "ledger.sqlite") == [("boom", "error")]
+    assert lepton_lab.last_report().error.startswith("ZeroDivisionError")
+
+
+def test_keyboard_interrupt_is_recorded_as_interrupted(shell, tmp_path):
+    result = shell.run_cell("%%energy -q -l ctrl-c\nraise KeyboardInterrupt\n")
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert ledger_rows(tmp_path / "ledger.sqlite") == [("ctrl-c", "interrupted")]
+
+
+def test_var_stores_the_report(shell):
+    shell.run_cell("%%energy -q --var rep\nsum(range(1000))")
+    report = shell.user_ns["rep"]
+    assert report.duration_s >= 0 and report.kind == "estimated"
+    assert report.carbon.region == "WORLD" and report.carbon.pue == 1.0
+
+
+def test_region_and_pue_are_used(shell):
+    shell.run_cell("%%energy -q --var rep --region FR --pue 1.5\npass")
+    report = shell.user_ns["rep"]
+    assert report.carbon.region.upper() in ("FR", "FRA") and report.carbon.pue == 1.5
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("-i -1", "interval must be positive"),
+        ("-i 0", "interval must be positive"),
+        ("-i fast", "not a number"),
+        ("-i 1e9", "too long"),
+        ("--bogus", "unrecognized arguments"),
+        ("--sensors nvml,thermometer", "unknown sensor 'thermometer'"),
+        ("--region XYZ", "unknown region"),
+        ("--pue 0.9", "PUE"),
+        ("--baseline -2", "baseline must be 0 or more"),
+        ("--var 1abc", "not a valid Python variable name"),
+        ("--gpus 0", "GPU"),
+    ],
+)
+def test_bad_input_is_one_usage_line_and_the_cell_does_not_run(shell, capsys, tmp_path, flags, expected):
+    shell.user_ns["ran"] = False
+    result = shell.run_cell(f"%%energy {flags}\nran = True")
+    err = capsys.readouterr().err
+    assert not result.success
+    assert shell.user_ns["ran"] is False
+    assert expected in err, err
+    assert "Traceback" not in err and "lepton_lab/" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_help_is_shown_for_question_mark(shell, capsys):
+    shell.run_cell("%%energy?")
+    out = capsys.readouterr().out
+    assert "--baseline" in out and "Measure the energy of a cell" in out
+
+
+def test_classic_path_run_cell_magic(shell, tmp_path):
+    assert shell.run_cell_magic("energy", "-q -l classic", "y = 3\ny * 2") == 6
+    with pytest.raises(ZeroDivisionError):
+        shell.run_cell_magic("energy", "-q -l classic-error", "1/0")
+    assert ledger_rows(tmp_path / "ledger.sqlite") == [("classic", "ok"), ("classic-error", "error")]
+
+
+def test_line_subcommands(shell, capsys):
+    shell.run_line_magic("energy", "sensors")
+    out = capsys.readouterr().out
+    assert "nvml" in out and "rapl" in out and "ESTIMATE" in out
+    shell.run_cell("%%energy -q -l for-history\npass")
+    table = shell.run_line_magic("energy", "history -n 5")
+    assert list(table["label"])[:1] == ["for-history"]
+    assert shell.run_line_magic("energy", "last").label == "for-history"
+
+
+def test_unknown_subcommand_is_one_usage_line(shell, capsys):
+    shell.run_cell("%energy frobnicate")
+    err = capsys.readouterr().err
+    assert "unknown %energy subcommand 'frobnicate'" in err and "Traceback" not in err
+
+
+def test_loading_twice_keeps_one_transformer(shell):
+    shell.run_line_magic("reload_ext", "lepton_lab")
+    shell.run_line_magic("load_ext", "lepton_lab")
+    from lepton_lab.magic import energy_cell_transformer
+
+    assert shell.input_transformers_cleanup.count(energy_cell_transformer) == 1
+    assert shell.run_cell("%%energy -q\n5").result == 5
+
+
+def test_cell_not_starting_with_the_magic_is_untouched(shell):
+    assert shell.run_cell("z = '%%energy is just text'\nz").result == "%%energy is just text"
