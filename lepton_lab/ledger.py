@@ -6,10 +6,12 @@ failing). The trace is stored apart from the summary row so that listing history
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
-from contextlib import closing, contextmanager
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InvalidInput, LedgerError
@@ -21,6 +23,11 @@ HISTORY_COLUMNS = (
     "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
     "status", "kind", "methods", "host",
 )
+
+#: One open connection per ledger file and process: opening and closing per save costs a WAL
+#: checkpoint each time. SQLite's own locking still serialises writers across processes.
+_connections: dict[str, sqlite3.Connection] = {}
+_connections_lock = threading.RLock()
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS measurements (
@@ -59,25 +66,33 @@ def default_ledger_path() -> Path:
 class Ledger:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path).expanduser() if path else default_ledger_path()
-        self._ready = False
 
-    @contextmanager
-    def _connect(self):
+    def _open(self) -> sqlite3.Connection:
+        key = str(self.path)
+        connection = _connections.get(key)
+        if connection is not None and self.path.exists():
+            return connection
         try:
-            if not self._ready:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30.0)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            self._initialise(connection)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(
                 f"cannot open the ledger at {self.path} ({exc}): set {ENV_VAR} to a writable file"
             ) from None
-        with closing(connection):
+        _connections[key] = connection
+        return connection
+
+    @contextmanager
+    def _connect(self):
+        with _connections_lock:
+            connection = self._open()
             try:
-                if not self._ready:
-                    self._initialise(connection)
-                with connection:
+                with connection:  # one transaction: committed on success, rolled back on error
                     yield connection
             except sqlite3.Error as exc:
+                _connections.pop(str(self.path), None)
+                connection.close()
                 raise LedgerError(
                     f"ledger {self.path} failed ({exc}): set {ENV_VAR} to a writable file"
                 ) from None
@@ -85,6 +100,9 @@ class Ledger:
     def _initialise(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA busy_timeout = 30000")
         connection.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a crashed kernel loses nothing committed; only a power cut can lose the
+        # last measurement, and no save waits for an fsync.
+        connection.execute("PRAGMA synchronous = NORMAL")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise LedgerError(
@@ -92,7 +110,6 @@ class Ledger:
             )
         connection.executescript(_DDL)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._ready = True
 
     # -- writing --------------------------------------------------------------------------
     def save(self, report: EnergyReport) -> int:
@@ -171,3 +188,14 @@ class Ledger:
             return 0
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+
+
+def close_connections() -> None:
+    """Close the cached connections (at exit, or before deleting a ledger file)."""
+    with _connections_lock:
+        for connection in _connections.values():
+            connection.close()
+        _connections.clear()
+
+
+atexit.register(close_connections)

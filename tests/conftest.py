@@ -6,6 +6,7 @@ Tests that fake hardware say so in their docstring.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -19,6 +20,9 @@ def isolated_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("LEPTON_LAB_REGION", raising=False)
     monkeypatch.delenv("LEPTON_LAB_PUE", raising=False)
     yield
+    ledger = sys.modules.get("lepton_lab.ledger")
+    if ledger is not None:  # each test has its own ledger file: do not keep them all open
+        ledger.close_connections()
 
 
 @pytest.fixture(autouse=True)

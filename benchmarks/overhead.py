@@ -1,0 +1,138 @@
+"""Overhead of measuring: run by hand (`make benchmark`) and on the GPU machine.
+
+Targets (issue 2): empty cell under %%energy adds ≤ 5 ms (median); a 2 s CPU-bound cell slows
+by ≤ 1 %; the sampler at 10 Hz uses ≤ 1 % of a core; `import lepton_lab` + `%load_ext` ≤ 150 ms.
+
+    python benchmarks/overhead.py [--sensors nvml] [--repeats 200] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "lepton_lab")
+    return shell
+
+
+def empty_cell_overhead_ms(shell, repeats: int, flags: str) -> dict:
+    plain, measured = [], []
+    for _ in range(repeats):  # interleaved so drift hits both alike
+        t0 = time.perf_counter()
+        shell.run_cell("pass")
+        t1 = time.perf_counter()
+        shell.run_cell(f"%%energy -q {flags}\npass")
+        t2 = time.perf_counter()
+        plain.append(t1 - t0)
+        measured.append(t2 - t1)
+    return {
+        "plain_median_ms": statistics.median(plain) * 1e3,
+        "energy_median_ms": statistics.median(measured) * 1e3,
+        "added_median_ms": (statistics.median(measured) - statistics.median(plain)) * 1e3,
+    }
+
+
+def _calibrate(target_s: float) -> int:
+    n = 200_000
+    while True:
+        t0 = time.perf_counter()
+        _spin(n)
+        elapsed = time.perf_counter() - t0
+        if elapsed > 0.2:
+            return int(n * target_s / elapsed)
+        n *= 2
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def cpu_cell_slowdown(shell, rounds: int, flags: str) -> dict:
+    n = _calibrate(2.0)
+    shell.user_ns.update(_spin=_spin, _n=n)
+    plain, measured = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        shell.run_cell("_r = _spin(_n)")
+        t1 = time.perf_counter()
+        shell.run_cell(f"%%energy -q {flags}\n_r = _spin(_n)")
+        t2 = time.perf_counter()
+        plain.append(t1 - t0)
+        measured.append(t2 - t1)
+    p, m = statistics.median(plain), statistics.median(measured)
+    return {"plain_median_s": p, "energy_median_s": m, "slowdown_percent": (m / p - 1) * 100}
+
+
+def sampler_cpu_share(seconds: float, sensors: str | None) -> dict:
+    import psutil
+
+    from lepton_lab.sampler import Sampler
+    from lepton_lab.sensors import discover
+
+    found = discover(sensors)
+    try:
+        process = psutil.Process()
+        before = process.cpu_times()
+        t0 = time.perf_counter()
+        sampler = Sampler(found.sensors, interval_s=0.1)
+        sampler.start()
+        time.sleep(seconds)  # the main thread idles, so process CPU is the sampler's
+        result = sampler.stop()
+        wall = time.perf_counter() - t0
+        after = process.cpu_times()
+    finally:
+        found.close()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    return {"samples": len(result.samples), "wall_s": wall, "cpu_s": cpu,
+            "core_share_percent": cpu / wall * 100, "sensors": [s.name for s in found.sensors]}
+
+
+def import_and_load_ms(repeats: int) -> dict:
+    code = (
+        "import time; from IPython.core.interactiveshell import InteractiveShell;"
+        "sh = InteractiveShell.instance(); t0 = time.perf_counter(); import lepton_lab;"
+        "sh.run_line_magic('load_ext', 'lepton_lab'); print(time.perf_counter() - t0)"
+    )
+    times = [float(subprocess.check_output([sys.executable, "-c", code], text=True).strip().splitlines()[-1])
+             for _ in range(repeats)]
+    return {"median_ms": statistics.median(times) * 1e3, "max_ms": max(times) * 1e3}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sensors", default=None, help="nvml,rapl,estimate (default: what is readable)")
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LEPTON_LAB_LEDGER", os.path.join(tempfile.mkdtemp(), "bench.sqlite"))
+    flags = f"--sensors {args.sensors}" if args.sensors else ""
+    shell = _shell()
+    results = {
+        "import_and_load_ext": import_and_load_ms(7),
+        "empty_cell": empty_cell_overhead_ms(shell, args.repeats, flags),
+        "sampler_10hz": sampler_cpu_share(10.0, args.sensors),
+        "cpu_bound_2s_cell": cpu_cell_slowdown(shell, args.rounds, flags),
+    }
+    print(json.dumps(results, indent=2))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
