@@ -14,6 +14,11 @@ def _has_widget_frontend(shell) -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
+def _gist(reason: str) -> str:
+    """The first clause of a sensor's reason ('NVML cannot start'); the full text is in `%energy sensors`."""
+    return reason.split(" (")[0].split(":")[0].strip()
+
+
 def _say(message: str) -> None:
     print(f"lepton_lab: {message}", file=sys.stderr, flush=True)
 
@@ -47,10 +52,17 @@ class CellMeasurement:
         m = self.measurement
         if m.options.baseline_s and not self.quiet:
             _say(f"measuring idle power for {m.options.baseline_s:g} s before the cell (--baseline)")
+        if self.plot and _has_widget_frontend(self.shell):
+            try:  # import before measuring: loading bqplot (~0.5 s of CPU) is not the cell's work
+                import lepton_lab.widgets.live  # noqa: F401
+            except ImportError:
+                pass  # _start_live_view says why
         m.start()
         if m.fallback_reason and not _announced_fallback and not self.quiet:
             _announced_fallback = True
-            _say(f"showing an ESTIMATE, not a measurement: {m.fallback_reason}. `%energy sensors` says more.")
+            missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
+            _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
+                 "`%energy sensors` says how to enable one.")
         if self.plot and _has_widget_frontend(self.shell):
             self._start_live_view()
 

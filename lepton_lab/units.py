@@ -26,6 +26,8 @@ def kwh_to_j(energy_kwh: float) -> float:
 def _scaled(value: float, unit: str, prefixes: list[tuple[float, str]], digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    if value == 0:
+        return f"0 {unit}"
     magnitude = abs(value)
     for factor, prefix in prefixes:
         if magnitude >= factor:

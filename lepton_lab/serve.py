@@ -1,0 +1,119 @@
+"""Publish the what-if apps with Voila: ``lepton-lab serve [APP] [--port N] [--ip ADDR]``.
+
+Voila renders each notebook as a page of widgets. The flags below are what makes that safe to
+show strangers: sources stripped from the page (``--strip_sources=True``), no tracebacks, and
+Voila's own rule that a visitor's browser may only send widget (comm) messages to the kernel,
+never ``execute_request``; so nobody can run code through the page. Widget values can still be
+forged, which is why every panel callback clamps its inputs (:mod:`lepton_lab.widgets.panels`).
+
+By default the server listens on 127.0.0.1 only; pass ``--ip 0.0.0.0`` to publish on a network
+(then the apps hide this machine's ledger unless ``LEPTON_LAB_APPS_LEDGER=on``).
+Equivalent command: ``voila widgets/ --strip_sources=True --no-browser --Voila.ip=127.0.0.1``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import InvalidInput, LeptonError, require
+
+APPS = ("datacenter", "lifecycle", "carbon_aware")
+DEFAULT_PORT = 8866  # Voila's own default
+
+
+def apps_dir() -> Path:
+    """Where the app notebooks are: packaged next to the code, else the source tree's ``widgets/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "apps", here.parent / "widgets"):
+        if (candidate / f"{APPS[0]}.ipynb").is_file():
+            return candidate
+    raise LeptonError(
+        f"the app notebooks were not found in {here / 'apps'} or {here.parent / 'widgets'}: "
+        "run from a clone of lepton_lab, or reinstall it"
+    )
+
+
+def _free(port: int, ip: str) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(port: int | None, ip: str = "127.0.0.1") -> int:
+    """``port`` checked (1024-65535), or Voila's default if free, else any free port."""
+    if port is not None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+            raise InvalidInput(f"port must be a whole number from 1024 to 65535, got {port!r}")
+        return port
+    if _free(DEFAULT_PORT, ip):
+        return DEFAULT_PORT
+    with socket.socket() as sock:
+        sock.bind((ip, 0))
+        return sock.getsockname()[1]
+
+
+def voila_argv(app: str | None, port: int, ip: str = "127.0.0.1", open_browser: bool = False) -> list[str]:
+    """The Voila command line for one app (served at ``/``) or all of them (a listing at ``/``)."""
+    folder = apps_dir()
+    if app is not None and app.removesuffix(".ipynb") not in APPS:
+        raise InvalidInput(f"unknown app {app!r}: choose one of {', '.join(APPS)}")
+    target = folder / f"{app.removesuffix('.ipynb')}.ipynb" if app else folder
+    argv = [sys.executable, "-m", "voila", str(target), f"--port={port}", f"--Voila.ip={ip}",
+            "--Voila.port_retries=0", "--strip_sources=True", "--VoilaConfiguration.show_tracebacks=False"]
+    if not open_browser:
+        argv.append("--no-browser")
+    return argv
+
+
+def urls(app: str | None, port: int, ip: str = "127.0.0.1") -> list[str]:
+    host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
+    base = f"http://{host}:{port}/"
+    if app:
+        return [base]
+    return [f"{base}voila/render/{name}.ipynb" for name in APPS]
+
+
+def serve(app: str | None = None, port: int | None = None, open_browser: bool = False,
+          ip: str = "127.0.0.1") -> int:
+    """Run Voila on the apps until interrupted; returns Voila's exit code."""
+    require("voila", "voila", "lepton-lab serve")
+    port = pick_port(port, ip)
+    argv = voila_argv(app, port, ip, open_browser)
+    env = dict(os.environ)
+    if ip not in ("127.0.0.1", "localhost", "::1"):
+        # Visitors from the network must not browse this machine's measurements.
+        env.setdefault("LEPTON_LAB_APPS_LEDGER", "off")
+    print("lepton_lab what-if apps (sources stripped; Ctrl-C to stop):", flush=True)
+    for url in urls(app, port, ip):
+        print(f"  {url}", flush=True)
+    if env.get("LEPTON_LAB_APPS_LEDGER") == "off":
+        print("  (the ledger is hidden from visitors; LEPTON_LAB_APPS_LEDGER=on shows it)", flush=True)
+    try:
+        return subprocess.call(argv, env=env)
+    except KeyboardInterrupt:  # Voila got the same SIGINT and shuts down by itself
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lepton-lab serve", description="Publish the what-if apps with Voila.")
+    parser.add_argument("app", nargs="?", choices=APPS, help="one app (default: all, with a listing)")
+    parser.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT} or a free one)")
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 publishes it)")
+    parser.add_argument("--open", action="store_true", help="open a browser")
+    args = parser.parse_args(argv)
+    try:
+        return serve(args.app, args.port, args.open, args.ip)
+    except LeptonError as exc:
+        print(f"lepton-lab serve: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
