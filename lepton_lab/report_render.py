@@ -36,11 +36,8 @@ def _domain_rows(report):
 def render_text(report) -> str:
     lines = []
     status = "" if report.status == "ok" else f" · {report.status}"
-    kind = "measured" if report.is_measurement else report.kind.upper()
+    kind = "measured" if report.is_measurement else _kind_banner(report)
     lines.append(f"⚡ {report.label or 'measurement'}{status} · {kind} ({report.methods})")
-    banner = _kind_banner(report)
-    if banner:
-        lines.append(f"   {banner}")
     peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
     lines.append(
         f"   energy {units.format_energy(report.energy_j)} ({units.format_wh(report.energy_j)})"
@@ -77,15 +74,12 @@ def render_html(report) -> str:
     if report.status != "ok":
         colour = "#c62828"
     status = "" if report.status == "ok" else f" · <b>{esc(report.status)}</b>"
-    kind = "measured" if report.is_measurement else f"<b style='color:#e65100'>{esc(report.kind.upper())}</b>"
+    kind = "measured" if report.is_measurement else f"<b style='color:#e65100'>{esc(_kind_banner(report))}</b>"
     parts = [f"<div class='lepton-report' style=\"{_STYLE.format(c=colour)}\">"]
     parts.append(
         f"<div>⚡ <b>{esc(report.label or 'measurement')}</b>{status} · {kind} "
         f"<span style='opacity:.7'>({esc(report.methods)})</span></div>"
     )
-    banner = _kind_banner(report)
-    if banner:
-        parts.append(f"<div style='color:#e65100'>{esc(banner)}</div>")
     peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
     parts.append(
         "<div><b>{e}</b> ({wh}){u} · avg {avg} · peak {peak} · {dur}</div>".format(
