@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EnergyReport",
     "LeptonError",
+    "Sweep",
     "compare",
     "discover",
     "history",
@@ -27,6 +28,7 @@ __all__ = [
 _LAZY = {
     "EnergyReport": ".report",
     "LeptonError": ".errors",
+    "Sweep": ".sweep",
     "compare": ".api",
     "discover": ".sensors",
     "history": ".api",

@@ -27,26 +27,6 @@ def test_public_api_matches_all():
         assert getattr(lepton_lab, name) is not None
 
 
-def test_import_is_light():
-    code = (
-        "import sys, lepton_lab; heavy = [m for m in ('torch', 'pandas', 'pynvml', 'numpy', 'IPython',"
-        " 'ipywidgets', 'bqplot', 'psutil') if m in sys.modules]; print(heavy)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-
-
-def test_load_ext_is_light():
-    code = (
-        "import sys; from IPython.core.interactiveshell import InteractiveShell;"
-        "before = set(sys.modules); InteractiveShell.instance().run_line_magic('load_ext', 'lepton_lab');"
-        "print([m for m in ('torch', 'pandas', 'pynvml', 'ipywidgets', 'bqplot', 'numpy')"
-        " if m in sys.modules and m not in before])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
-
-
 def test_measure_context_reports_and_stores():
     with lepton_lab.measure(label="block", interval=0.02) as m:
         busy(0.3)

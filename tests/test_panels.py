@@ -56,13 +56,6 @@ def upload(panel, content: bytes, name="report.json") -> None:
                                      "buffers": [memoryview(content)]})
 
 
-def test_importing_the_widgets_package_stays_light():
-    code = ("import sys, lepton_lab.widgets, lepton_lab.whatif, lepton_lab.serve; "
-            "heavy = [m for m in ('ipywidgets', 'bqplot', 'IPython', 'pandas', 'numpy') if m in sys.modules]; "
-            "assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 # -- defaults: the page shows what the model computes -----------------------------------------
 
 def test_datacenter_defaults_match_the_model():

@@ -1,0 +1,162 @@
+"""Measure many runs in a loop with one progress bar and one updating comparison.
+
+    with lepton_lab.Sweep(total=len(sizes), title="matrix size") as sweep:
+        for n in sizes:
+            with sweep.measure(label=f"n={n}", params={"n": n}):
+                work(n)
+    sweep.table    # one row per run: energy, duration, ... and the params
+
+A hundred ``%%energy`` cells would draw a hundred figures; a sweep draws one bar chart that
+grows as the runs finish. Where no widget front end exists (terminal IPython, a script) it
+prints one line per run instead. Each run is an ordinary ``lepton_lab.measure`` block: stored
+in the ledger, labelled estimated/replayed where it is.
+"""
+from __future__ import annotations
+
+import html
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from . import units
+from .errors import InvalidInput
+
+__all__ = ["Sweep"]
+
+
+def _widget_frontend() -> bool:
+    # Same test as the magic: an ipykernel shell has a kernel (and comms); terminal IPython has not.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+class Sweep:
+    """A series of measured runs; see the module docstring.
+
+    ``total``: number of runs expected (for the bar and the time left), or None if unknown.
+    ``show``: draw widgets (default: when a widget front end exists). Other keyword arguments go
+    to every ``lepton_lab.measure`` (``interval``, ``sensors``, ``region``, ``save``, ...).
+    """
+
+    def __init__(self, total: int | None = None, title: str = "Sweep", *, show: bool | None = None,
+                 **measure_options):
+        if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 1):
+            raise InvalidInput(f"total must be a positive whole number of runs, got {total!r}")
+        self.total, self.title = total, str(title)
+        self.show = _widget_frontend() if show is None else bool(show)
+        self.measure_options = measure_options
+        self.reports: list = []
+        self.params: list[dict] = []
+        self._started = time.monotonic()
+        self._view = None
+
+    # -- the loop ---------------------------------------------------------------------------
+    def __enter__(self) -> "Sweep":
+        self._started = time.monotonic()
+        if self.show:
+            self._view = _SweepView(self)
+            self._view.display()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._view is not None:
+            self._view.close(failed=exc_type is not None)
+        return False
+
+    @contextmanager
+    def measure(self, label: str | None = None, params: dict | None = None, **overrides) -> Iterator:
+        """Measure one run: ``with sweep.measure(label=...) as m: ...``; ``m.report`` after the block.
+
+        The run is recorded (and shown) also when the block raises; the exception propagates.
+        """
+        from .api import measure
+
+        options = {**self.measure_options, **overrides}
+        block = measure(label=label or f"{self.title} #{len(self.reports) + 1}", **options)
+        try:
+            with block:
+                yield block
+        finally:
+            if block.report is not None:
+                self._record(block.report, dict(params or {}))
+
+    def _record(self, report, params: dict) -> None:
+        self.reports.append(report)
+        self.params.append(params)
+        if self._view is not None:
+            self._view.update()
+        elif not self.show:
+            print(f"[{self.progress_text()}] {report.headline()}", flush=True)
+
+    # -- results ----------------------------------------------------------------------------
+    @property
+    def table(self):
+        """One row per run (see ``Comparison.table``) with the ``params`` of each run as columns."""
+        from .api import comparison_table
+        from .errors import require
+
+        pd = require("pandas", "data", "Sweep.table")
+        frame = comparison_table(self.reports) if self.reports else pd.DataFrame()
+        for key in dict.fromkeys(k for p in self.params for k in p):
+            frame[key] = [p.get(key) for p in self.params]
+        return frame
+
+    def progress_text(self) -> str:
+        done = len(self.reports)
+        elapsed = time.monotonic() - self._started
+        text = f"{done}/{self.total}" if self.total else f"{done} run(s)"
+        if self.total and 0 < done < self.total:
+            left = elapsed / done * (self.total - done)
+            text += f" · ~{units.format_duration(left)} left"
+        return text + f" · {units.format_duration(elapsed)} elapsed"
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.title!r}: {self.progress_text()}>"
+
+
+class _SweepView:
+    """One progress bar and one Comparison, displayed once and updated after every run."""
+
+    def __init__(self, sweep: Sweep):
+        import ipywidgets as widgets
+
+        from .widgets._bq import FallbackBox
+        from .widgets.compare import Comparison
+
+        self.sweep = sweep
+        self.progress = widgets.IntProgress(value=0, min=0, max=sweep.total or 1, bar_style="info",
+                                            layout=widgets.Layout(width="320px"))
+        self.status = widgets.HTML(self._status_html())
+        self.comparison = Comparison([], title=sweep.title)
+        row = widgets.HBox([self.progress, self.status], layout=widgets.Layout(align_items="center"))
+        self.box = FallbackBox([row, self.comparison.widget])
+        self._handle = None
+
+    def display(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self.box, display_id=True)
+
+    def _status_html(self, last=None) -> str:
+        text = html.escape(self.sweep.progress_text())
+        if last is not None:
+            text += f" · last: {html.escape(last.headline())}"
+        return f"<span style='font-family:var(--jp-ui-font-family,sans-serif);padding-left:8px'>{text}</span>"
+
+    def update(self) -> None:
+        reports = self.sweep.reports
+        if self.sweep.total is None:
+            self.progress.max = max(self.progress.max, len(reports))
+        self.progress.value = min(len(reports), self.progress.max)
+        self.status.value = self._status_html(reports[-1] if reports else None)
+        self.comparison.update(reports)
+
+    def close(self, failed: bool) -> None:
+        self.progress.bar_style = "danger" if failed else "success"
+        self.status.value = self._status_html()
+        self.box.fallback_html = self.comparison.widget.fallback_html
+        self.box.fallback_text = f"{self.sweep!r}"
+        if self._handle is not None:
+            self._handle.update(self.box)

@@ -1,0 +1,25 @@
+"""Workloads and measured sweeps behind the guided lessons (notebooks 02-04).
+
+Every sweep returns a pandas DataFrame with one row per setting, filled from real
+``lepton_lab.measure`` reports (``kind`` says 'measured' or 'estimated'). torch, pandas and
+scikit-learn are imported inside the functions, so importing this package stays cheap.
+"""
+from __future__ import annotations
+
+from .gpu_control import ControlUnavailable, GpuControl, gpu_control_problem
+from .pruning import count_parameters, magnitude_prune, prune_sweep, structured_prune, zero_fraction
+from .quantization import agreement, model_bytes, precision_sweep, quantize_int8
+from .runs import describe_energy_source, machine_load_note, target_seconds, use_one_thread
+from .scheduling import batch_size_sweep, carbon_by_hour, clock_sweep, power_cap_sweep, thread_sweep
+from .workloads import (accuracy, describe_device, fast_mode, load_digits_data, make_model, pick_device,
+                        run_inference, train, trained_model)
+
+__all__ = [
+    "ControlUnavailable", "GpuControl", "gpu_control_problem",
+    "count_parameters", "magnitude_prune", "prune_sweep", "structured_prune", "zero_fraction",
+    "agreement", "model_bytes", "precision_sweep", "quantize_int8",
+    "describe_energy_source", "machine_load_note", "target_seconds", "use_one_thread",
+    "batch_size_sweep", "carbon_by_hour", "clock_sweep", "power_cap_sweep", "thread_sweep",
+    "accuracy", "describe_device", "fast_mode", "load_digits_data", "make_model", "pick_device",
+    "run_inference", "train", "trained_model",
+]

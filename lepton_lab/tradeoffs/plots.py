@@ -1,0 +1,120 @@
+"""Figures and tables for the lessons: a row of bar charts over one sweep table, and a tidy view.
+
+Presenter code (bqplot, ipywidgets, pandas Styler): only the notebooks import it. Every figure
+carries an SVG fallback so a saved or exported lesson still shows it, and any figure of
+non-measured numbers says ESTIMATED (or REPLAYED) in its title, in the warning colour.
+"""
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+from ..errors import require
+
+#: One colour per group (method, device, ...), reused in the widget and its static fallback.
+GROUP_COLOURS = ["#1565c0", "#ef6c00", "#2e7d32", "#8e24aa", "#6d4c41"]
+#: Shares drawn as percentages: "96 %" reads better on an axis than the SI tick "960m".
+PERCENT_COLUMNS = ("accuracy", "agreement", "weights_removed")
+
+
+def _kind_tag(table) -> str:
+    kinds = set(table["kind"]) if "kind" in table else {"measured"}
+    if kinds == {"measured"}:
+        return ""
+    return " — " + ("ESTIMATED" if any("estimated" in k for k in kinds) else "/".join(sorted(kinds)).upper())
+
+
+def _series(table, x: str, column: str, group: str | None):
+    """(categories, {group label: values in category order})."""
+    categories = list(dict.fromkeys(table[x]))
+    scale = 100.0 if column in PERCENT_COLUMNS else 1.0
+    if group is None:
+        return categories, {column: [scale * float(v) for v in table[column]]}
+    series = {}
+    for name, part in table.groupby(group, sort=False):
+        by_x = dict(zip(part[x], part[column]))
+        series[str(name)] = [scale * float(by_x.get(c, 0.0)) for c in categories]
+    return categories, series
+
+
+def _panel(categories, series: dict, title: str, y_label: str, tick_format: str):
+    bqplot = require("bqplot", "lab", "the lesson figures")
+    widgets = require("ipywidgets", "lab", "the lesson figures")
+    from ..widgets._bq import nice_ceiling
+
+    top = max((v for values in series.values() for v in values), default=0.0)
+    x_scale = bqplot.OrdinalScale()
+    # explicit y range: bqplot views break for good on data-derived domains of constant data
+    y_scale = bqplot.LinearScale(min=0.0, max=nice_ceiling(top * 1.1, floor=1e-9))
+    bars = bqplot.Bars(x=[str(c) for c in categories], y=list(series.values()), type="grouped",
+                       colors=GROUP_COLOURS[:len(series)], labels=list(series), padding=0.2,
+                       display_legend=len(series) > 1, scales={"x": x_scale, "y": y_scale})
+    axes = [bqplot.Axis(scale=x_scale, grid_lines="none"),
+            bqplot.Axis(scale=y_scale, orientation="vertical", label=y_label, tick_format=tick_format,
+                        grid_lines="dashed", label_offset="50px")]
+    return bqplot.Figure(marks=[bars], axes=axes, title=title, animation_duration=0,
+                         fig_margin={"top": 40, "bottom": 40, "left": 70, "right": 16},
+                         title_style={"font-size": "14px"}, legend_location="top-right",
+                         layout=widgets.Layout(flex="1 1 0", min_width="300px", height="300px"))
+
+
+def _fallback(categories, series: dict, title: str, y_label: str) -> str:
+    from ..widgets.static import svg_bars
+
+    # The static bars cannot group: one bar per (group, setting), coloured by group with a legend.
+    labels = [str(c) for _ in series for c in categories]
+    stacks = []
+    for i, (name, values) in enumerate(series.items()):
+        padded = [0.0] * len(labels)
+        padded[i * len(categories):(i + 1) * len(categories)] = values
+        stacks.append((name if len(series) > 1 else y_label, GROUP_COLOURS[i % len(GROUP_COLOURS)], padded))
+    return svg_bars(labels, stacks, title=title, y_label=y_label, width=max(420, 48 * len(labels)),
+                    warn="ESTIMATED" in title)
+
+
+def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: str | None = None,
+                    formats: dict | None = None):
+    """Bar charts side by side, one per ``(column, axis label)`` in ``metrics``, over the ``x`` setting.
+
+    ``group`` splits each setting's bar by another column (e.g. the pruning method); ``formats``
+    gives d3 tick formats per column. Shares (accuracy, agreement) are drawn in percent.
+    """
+    widgets = require("ipywidgets", "lab", "the lesson figures")
+    from ..widgets._bq import FallbackBox
+
+    tag, figures, svgs = _kind_tag(table), [], []
+    for column, label in metrics:
+        categories, series = _series(table, x, column, group)
+        label = f"{label} (%)" if column in PERCENT_COLUMNS else label
+        # accuracy is computed, not sensed: only energy-derived panels carry the ESTIMATED tag
+        title = label if column in PERCENT_COLUMNS else f"{label}{tag}"
+        figures.append(_panel(categories, series, title, label, (formats or {}).get(column, ".3~g")))
+        svgs.append(_fallback(categories, series, title, label))
+    box = FallbackBox([widgets.HBox(figures, layout=widgets.Layout(width="100%", flex_flow="row wrap"))])
+    box.fallback_html = "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(svgs) + "</div>"
+    box.fallback_text = f"<figure: {', '.join(label for _, label in metrics)} by {x}>"
+    return box
+
+
+def view(table, columns: Sequence[str], formats: dict | None = None):
+    """The chosen columns, readable: a Styler with per-column formats (plain rounding without jinja2)."""
+    if "runs" in table.columns and table["runs"].max() == 1:  # one run per setting: no spread to show
+        columns = [c for c in columns if c != "spread"]
+    shown = table[[c for c in columns if c in table.columns]]
+    try:
+        require("jinja2", "lab", "formatted tables")
+    except ImportError:
+        return shown.round(4)
+    default = {"energy_j": "{:.2f}", "duration_s": "{:.2f}", "mean_w": "{:.1f}", "uj_per_sample": "{:.3g}",
+               "latency_ms": "{:.3f}", "accuracy": "{:.1%}", "agreement": "{:.1%}", "weights_removed": "{:.0%}",
+               "sparsity": "{:.0%}", "samples_per_s": "{:,.0f}", "model_kb": "{:.0f}", "co2e_g": "{:.2e}",
+               "spread": "×{:.2f}"}
+    default.update(formats or {})
+    return shown.style.format({k: v for k, v in default.items() if k in shown.columns}).hide(axis="index")
+
+
+def note(text: str):
+    """A one-line HTML note (used for 'skipped: not permitted' and 'these numbers are estimates')."""
+    from IPython.display import HTML
+
+    return HTML(f"<p style='color:#e65100;margin:4px 0'>{html.escape(text)}</p>")

@@ -1,0 +1,177 @@
+"""Measuring a sweep: each setting's inference runs inside ``Sweep.measure`` → one table row.
+
+Every sweep in this package goes through :func:`measure_settings`, so every row carries the same
+measured columns (energy_j, duration_s, mean_w, co2e_g, kind) straight from an EnergyReport, and
+the per-sample figures are derived from those and the work actually done, never typed in.
+
+In full mode each setting is measured in several rounds, interleaved (A B C, C B A, A B C) so that
+a slow drift in the machine's load or temperature hits every setting alike; the row is the run
+with the median energy per sample, and ``spread`` (largest / smallest of the rounds) says how
+noisy the setting was. Energy sensors see the whole machine, so this matters on shared computers.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .workloads import batches_for, fast_mode, run_for
+
+#: Seconds each run lasts, and runs per setting: quick mode keeps a lesson under a minute on two
+#: CPU cores; full mode runs long enough for a GPU's 100 ms energy counter (±0.1 s / duration).
+TARGET_S = {"fast": 0.4, "full": 1.5}
+ROUNDS = {"fast": 1, "full": 3}
+
+
+@dataclass
+class Setting:
+    """One point of a sweep: what to run, how to label it, and what to apply around each run."""
+
+    label: str
+    params: dict
+    model: Any
+    inputs: Any
+    batch_size: int
+    precision: str | None = None
+    context: Callable[[], Any] | None = None
+    """Called around every run (a power cap, a thread count): returns a context manager."""
+    extra: dict = field(default_factory=dict)
+    """Columns measured once, outside the energy window (accuracy, model size, ...)."""
+
+
+def rounds_for(rounds: int | None = None) -> int:
+    if rounds is not None:
+        return max(1, int(rounds))
+    return ROUNDS["fast"] if fast_mode() else ROUNDS["full"]
+
+
+def target_seconds(target_s: float | None = None) -> float:
+    if target_s is not None:
+        return float(target_s)
+    return TARGET_S["fast"] if fast_mode() else TARGET_S["full"]
+
+
+def open_sweep(total: int, title: str, show: bool | None = None, **measure_options):
+    """A ``lepton_lab.sweep.Sweep``: one progress bar and one growing comparison in a notebook."""
+    from ..sweep import Sweep
+
+    return Sweep(total=total, title=title, show=show, **measure_options)
+
+
+def measure_settings(title: str, settings: list[Setting], target_s: float | None = None,
+                     rounds: int | None = None, show: bool | None = None, **measure_options) -> list[dict]:
+    """Measure every setting ``rounds`` times, interleaved; one row per setting (its median run)."""
+    target_s, rounds = target_seconds(target_s), rounds_for(rounds)
+    runs: list[list[dict]] = [[] for _ in settings]
+    with open_sweep(len(settings) * rounds, title, show, **measure_options) as sweep:
+        for r in range(rounds):
+            order = range(len(settings)) if r % 2 == 0 else reversed(range(len(settings)))
+            for i in order:
+                runs[i].append(_measure_once(sweep, settings[i], r, rounds, target_s))
+    return [_median_row(rows, setting.extra) for rows, setting in zip(runs, settings)]
+
+
+def _measure_once(sweep, setting: Setting, round_index: int, rounds: int, target_s: float) -> dict:
+    label = setting.label if rounds == 1 else f"{setting.label} ({round_index + 1}/{rounds})"
+    with setting.context() if setting.context else contextlib.nullcontext():
+        return measure_inference(sweep, label, setting.params, setting.model, setting.inputs,
+                                 setting.batch_size, target_s, setting.precision)
+
+
+def _median_row(rows: list[dict], extra: dict) -> dict:
+    ordered = sorted(rows, key=lambda r: r["uj_per_sample"])
+    row = dict(ordered[len(ordered) // 2])
+    low, high = ordered[0]["uj_per_sample"], ordered[-1]["uj_per_sample"]
+    row.update(extra, runs=len(rows), spread=high / low if low > 0 else float("nan"))
+    return row
+
+
+def measure_inference(sweep, label: str, params: dict, model, inputs, batch_size: int,
+                      target_s: float, precision: str | None = None) -> dict:
+    """Measure about ``target_s`` seconds of inference at this setting (after an unmeasured warm-up)."""
+    # Calibrate chunks of ~1/20 of the run: the clock is checked between chunks, not every batch.
+    chunk = batches_for(model, inputs, batch_size, target_s / 20, precision)
+    row = measure_work(sweep, label, params,
+                       lambda: run_for(model, inputs, batch_size, target_s, chunk, precision))
+    row["batch_size"] = batch_size
+    row["latency_ms"] = 1000.0 * row["duration_s"] * batch_size / row["samples"]
+    return row
+
+
+def measure_work(sweep, label: str, params: dict, work: Callable[[], int]) -> dict:
+    """Measure ``work()`` (which returns the samples it processed) and build the row."""
+    with sweep.measure(label=label, params=params) as block:
+        samples = work()
+    row = {**params, "samples": samples, **report_columns(block.report)}
+    row["uj_per_sample"] = 1e6 * row["energy_j"] / samples if samples else float("nan")
+    row["samples_per_s"] = samples / row["duration_s"] if row["duration_s"] > 0 else float("nan")
+    return row
+
+
+def report_columns(report) -> dict:
+    """The measured columns every row has, copied from the report."""
+    return {
+        "energy_j": report.energy_j,
+        "duration_s": report.duration_s,
+        "mean_w": report.mean_w,
+        "co2e_g": report.co2e_g,
+        "kind": report.kind,
+    }
+
+
+def frame(rows: list[dict], first: list[str]):
+    """A DataFrame with the setting columns first, then the measured ones."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    ordered = [c for c in first if c in table.columns]
+    return table[ordered + [c for c in table.columns if c not in ordered]]
+
+
+def describe_energy_source() -> str:
+    """One line: are this machine's numbers measured (by which sensors) or estimated?"""
+    from ..sensors import discover
+
+    found = discover()
+    names = ", ".join(s.name for s in found.sensors) or "none"
+    kinds = {s.kind for s in found.sensors}
+    if found.fallback_reason:
+        return ("Energy: ESTIMATED from CPU utilisation and TDP, not measured: no energy sensor can be "
+                "read here (`%energy sensors` says why and how to enable one).")
+    if kinds == {"measured"}:
+        return f"Energy: MEASURED by {names}."
+    return f"Energy: partly ESTIMATED ({names}): compare runs on this machine, do not bill from them."
+
+
+def machine_load_note(threshold: float = 0.75) -> str | None:
+    """One line when other processes keep the CPUs busy (measurements get noisy then), else None."""
+    import os
+
+    if not hasattr(os, "getloadavg"):
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    load = os.getloadavg()[0]
+    if load < threshold * cpus:
+        return None
+    return (f"This machine is busy (load {load:.1f} on {cpus} CPUs): timings will be noisy, and energy "
+            "sensors (and the estimate) see the whole machine, so other processes' work is counted too; "
+            "trust differences that repeat.")
+
+
+def use_one_thread() -> str:
+    """Run torch on one CPU thread (for a busy machine) and say why, in one line."""
+    from .workloads import torch_module
+
+    torch_module().set_num_threads(1)
+    # A multi-threaded kernel waits for its slowest thread at every barrier: with the cores shared,
+    # one thread parked behind another process can stall a setting many times over, and the sweep
+    # would rank noise. One thread only loses its share of time, evenly across settings.
+    return ("Using 1 torch thread on this busy CPU, so that other processes slow every setting evenly "
+            "instead of stalling multi-threaded kernels at random (lesson 04 shows the effect).")
+
+
+def ratio(value: float, reference: float) -> str:
+    """'×0.42' — how a figure compares with its reference, for the lessons' summaries."""
+    if not reference or reference != reference or value != value:
+        return "×?"
+    return f"×{value / reference:.2f}"

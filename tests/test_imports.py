@@ -1,0 +1,32 @@
+"""Imports stay light: `import lepton_lab`, `%load_ext lepton_lab` and the pure packages load no
+heavy or optional dependency until it is used. Each case runs in a fresh interpreter."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "pandas", "numpy", "sklearn", "pynvml", "IPython", "ipywidgets", "bqplot", "psutil")
+
+CASES = {
+    "import lepton_lab": ("import lepton_lab", HEAVY),
+    "load_ext": (
+        "from IPython.core.interactiveshell import InteractiveShell;"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'lepton_lab')",
+        ("torch", "pandas", "numpy", "sklearn", "pynvml", "ipywidgets", "bqplot"),
+    ),
+    "pure packages": (
+        "import lepton_lab.whatif, lepton_lab.widgets, lepton_lab.serve, lepton_lab.tradeoffs, lepton_lab.carbon",
+        ("torch", "pandas", "numpy", "sklearn", "pynvml", "IPython", "ipywidgets", "bqplot"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_import_loads_nothing_heavy(case):
+    statement, forbidden = CASES[case]
+    code = (f"import sys; before = set(sys.modules); {statement}; "
+            f"print(sorted(m for m in {forbidden!r} if m in sys.modules and m not in before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out

@@ -1,0 +1,291 @@
+"""LivePowerView with real ipywidgets/bqplot widgets (no front end: their comms are inert here).
+
+Samples are built by hand with a fake clock, so throttling and decimation are checked exactly;
+the real-kernel and browser behaviour is in test_kernel_live.py and test_lab_browser.py.
+After the cell the widgets hold the whole trace, then the display becomes a static figure
+(text/html SVG + summary, no widget mimetype) and the widgets are closed.
+"""
+from __future__ import annotations
+
+import threading
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+from IPython.utils.capture import capture_output
+
+from lepton_lab.report import DomainEnergy, EnergyReport
+from lepton_lab.sampler import Sample
+from lepton_lab.widgets import _bq
+from lepton_lab.widgets.live import LivePowerView, combined_kind
+from lepton_lab.widgets.static import report_figure, svg_power_figure
+
+DOMAINS = ["gpu:0", "cpu:package-0", "cpu:dram-0"]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def make_report(n: int, watts: float = 50.0, domains=DOMAINS, kind="measured", dt=0.1) -> EnergyReport:
+    t = [round((i + 1) * dt, 4) for i in range(n)]
+    duration = t[-1] if t else 0.05
+    return EnergyReport(
+        label="test", status="ok", started_at="", duration_s=duration,
+        domains={d: DomainEnergy(energy_j=watts * duration, mean_w=watts, peak_w=watts, method="x", kind=kind)
+                 for d in domains},
+        trace={"t_s": t, "power_w": {d: [watts] * n for d in domains}},
+    )
+
+
+def feed(view: LivePowerView, clock: FakeClock, n: int, watts=lambda i: 40.0, dt=0.1) -> None:
+    for i in range(n):
+        clock.now = (i + 1) * dt
+        power = {d: watts(i) for d in view.domains}
+        energy = {d: watts(i) * (i + 1) * dt for d in view.domains}
+        view.on_sample(Sample(t_s=clock.now, power_w=power, energy_j=energy))
+
+
+def assert_drawable(figure: _bq.PowerFigure) -> None:
+    """Every scale has explicit, finite, non-degenerate bounds: bqplot never derives a NaN domain."""
+    for scale in (figure.x, figure.watts, figure.joules):
+        assert scale.min == 0 and np.isfinite(scale.max) and scale.max > scale.min
+
+
+def test_updates_are_throttled_to_a_few_per_second():
+    clock = FakeClock()
+    view = LivePowerView(DOMAINS, clock=clock)
+    feed(view, clock, 100)  # 10 s at 10 Hz
+    assert 20 <= view.updates <= 50  # 2-5 Hz (2.5 Hz here: every 4th sample at 10 Hz)
+    assert 96 <= len(view.figure.power.x) <= 100  # drawn up to the last push
+    assert view.figure.power_of("gpu:0")[-1] == pytest.approx(40.0)
+    assert view.errors == 0
+
+
+def test_header_shows_watts_joules_and_elapsed_time():
+    clock = FakeClock()
+    view = LivePowerView(DOMAINS, clock=clock, period_s=0.0)  # push every sample
+    feed(view, clock, 31)
+    header = view.header.value
+    assert "120 W" in header  # 3 domains × 40 W now
+    assert "372 J" in header  # 3 × 40 W × 3.1 s so far
+    assert "3.10 s" in header
+    assert "GPU 0" in header and "CPU package 0" in header and "DRAM 0" in header
+
+
+def test_constant_trace_draws_with_explicit_bounds():
+    clock = FakeClock()
+    view = LivePowerView(["gpu:0"], clock=clock)
+    feed(view, clock, 20, watts=lambda i: 0.0)  # an idle GPU at exactly 0 W
+    assert_drawable(view.figure)
+    view.finish(make_report(20, watts=0.0, domains=["gpu:0"]))
+    assert_drawable(view.figure)
+
+
+def test_single_sample_and_zero_samples_draw():
+    clock = FakeClock()
+    single = LivePowerView(DOMAINS, clock=clock)
+    feed(single, clock, 1)
+    assert single.updates == 1 and len(single.figure.power.x) == 1
+    single.finish(make_report(1))
+    assert_drawable(single.figure)
+    empty = LivePowerView(DOMAINS, clock=FakeClock())
+    empty.finish(make_report(0))
+    assert_drawable(empty.figure)
+    assert len(empty.figure.power.x) == 0 and np.asarray(empty.figure.power.y).shape == (3, 0)
+    assert "no samples" in empty.final_bundle["text/html"]
+
+
+def test_long_cell_keeps_a_bounded_number_of_points():
+    clock = FakeClock()
+    # One push per 100 s of samples keeps the test quick; bounds hold whatever the push rate.
+    view = LivePowerView(DOMAINS, clock=clock, max_points=2000, period_s=100.0)
+    feed(view, clock, 100_000, watts=lambda i: 10.0 + (i % 7))  # ~2.8 h at 10 Hz
+    assert len(view.buffer) <= 2001
+    assert len(view.figure.power.x) <= 2001
+    # averaging buckets keeps the mean power (hence the area, the energy) of the trace
+    assert np.mean(view.figure.power_of("gpu:0")) == pytest.approx(13.0, rel=0.01)
+    report = make_report(100_000, watts=12.0)
+    view.finish(report)
+    energy = view.figure.energy.y
+    assert len(view.figure.power.x) <= 2000
+    assert energy[-1] == pytest.approx(report.energy_j)  # the final point is the counter's total
+
+
+def test_final_figure_holds_the_whole_trace():
+    view = LivePowerView(DOMAINS, clock=FakeClock())
+    report = make_report(300)
+    view.finish(report)
+    assert len(view.figure.power.x) == 300 and view.figure.power.x[-1] == pytest.approx(30.0)
+    assert np.asarray(view.figure.power.y).shape == (3, 300)
+    assert view.figure.energy.y[0] == 0 and view.figure.energy.y[-1] == pytest.approx(report.energy_j)
+    html = view.final_bundle["text/html"]
+    assert "<svg" in html and "lepton-report" in html and "test" in html  # the figure, the summary under it
+
+
+def test_samples_after_finish_are_ignored_and_bad_samples_never_raise():
+    clock = FakeClock()
+    view = LivePowerView(DOMAINS, clock=clock)
+    view.on_sample(object())  # not a Sample at all
+    assert view.errors == 1
+    view.finish(make_report(5))
+    feed(view, clock, 10)
+    assert len(view.figure.power.x) == 5
+
+
+def test_missing_domain_keeps_its_last_value():
+    buffer = _bq.TraceBuffer(["a", "b"])
+    buffer.add(0.1, {"a": 1.0, "b": 2.0}, 0.3)
+    buffer.add(0.2, {"a": 1.0}, 0.6)
+    _, power, _ = buffer.arrays()
+    assert list(power["b"]) == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("kind", ["estimated", "replayed"])
+def test_non_measurements_are_labelled(kind):
+    clock = FakeClock()
+    view = LivePowerView(["cpu:estimated"], kind=kind, note="no sensor readable", clock=clock)
+    assert kind.upper() in view.figure.figure.title
+    feed(view, clock, 3)
+    assert kind.upper() in view.header.value and "not a measurement" in view.header.value
+    view.finish(make_report(3, domains=["cpu:estimated"], kind=kind))
+    assert kind.upper() in view.figure.figure.title
+    assert kind.upper() in view.final_bundle["text/html"]
+
+
+def test_kind_of_mixed_sensors():
+    assert combined_kind({"measured"}) == "measured"
+    assert combined_kind({"estimated"}) == "estimated"
+    assert combined_kind({"measured", "estimated"}) == "partly estimated"
+
+
+def test_for_measurement_uses_the_sensors_domains_and_kind():
+    from lepton_lab.api import measure
+
+    block = measure(label="live", save=False)
+    with block:
+        view = LivePowerView.for_measurement(block.measurement)
+    assert view.domains == ["cpu:estimated"]  # no hardware here: the labelled estimate
+    assert view.kind == "estimated" and view.note
+    assert view.label == "live"
+
+
+def test_display_then_finish_replaces_the_widget_with_the_static_figure():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.instance()  # display() publishes through the current shell
+    clock = FakeClock()
+    view = LivePowerView(DOMAINS, clock=clock)
+    with capture_output() as captured:
+        view.display()
+        feed(view, clock, 10)
+        view.finish(make_report(10))
+    first, final = captured.outputs[0], captured.outputs[-1]
+    assert "application/vnd.jupyter.widget-view+json" in first.data
+    assert final.update and final.transient == first.transient  # same display_id, updated in place
+    # Static only: JupyterLab would prefer a widget mimetype and show "model not found" once the
+    # notebook is reopened without widget state (Lab's default), instead of this HTML.
+    assert set(final.data) == {"text/html", "text/plain"}
+    html = final.data["text/html"]
+    assert "<svg" in html and "<polyline" in html and "lepton-report" in html
+    assert "test" in final.data["text/plain"]
+    assert final.data == view.final_bundle
+
+
+def test_static_figure_looks_like_the_live_one():
+    view = LivePowerView(DOMAINS, labels={"gpu:0": "A100"}, kind="estimated", clock=FakeClock())
+    view.finish(make_report(30, domains=DOMAINS, kind="estimated"))
+    html = view.final_bundle["text/html"]
+    assert "test — ESTIMATED" in html and _bq.KIND_COLOUR in html  # the live title, orange
+    for text in ("time (s)", "power (W)", "energy so far (J)", "A100", "CPU package 0", "DRAM 0"):
+        assert text in html
+    for colour in _bq.domain_colours(DOMAINS).values():
+        assert f"stroke='{colour}'" in html
+    assert html.count("<polyline") == 4  # three domains and the cumulative energy
+
+
+def _all_widgets(view):
+    reached, stack = [], [view.box]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, widgets.Widget) and item not in reached:
+            reached.append(item)
+            stack.extend(getattr(item, name) for name in item.keys)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return reached
+
+
+def test_finish_closes_every_widget_after_setting_the_final_state():
+    clock = FakeClock()
+    view = LivePowerView(DOMAINS, clock=clock)
+    feed(view, clock, 5)
+    parts = _all_widgets(view)
+    assert len(parts) > 15 and all(w.comm is not None for w in parts)  # figure, marks, axes, scales, layouts
+    view.finish(make_report(40))
+    assert view.closed and all(w.comm is None for w in parts)
+    assert len(view.figure.power.x) == 40  # set before closing: the last state the front end got
+    feed(view, clock, 10)  # late samples: ignored, nothing touches the closed widgets
+    view.close()  # idempotent
+    assert view.errors == 0 and len(view.figure.power.x) == 40
+
+
+def test_finish_while_the_sampler_thread_pushes():
+    view = LivePowerView(DOMAINS, period_s=0.0)  # push on every sample
+    stop = threading.Event()
+
+    def sampler():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            view.on_sample(Sample(t_s=i * 0.01, power_w={d: 5.0 for d in DOMAINS},
+                                  energy_j={d: 0.05 * i for d in DOMAINS}))
+
+    thread = threading.Thread(target=sampler)
+    thread.start()
+    try:
+        while view.updates < 20:
+            threading.Event().wait(0.001)
+        view.finish(make_report(25))
+        updates = view.updates
+        threading.Event().wait(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    assert view.updates == updates and view.errors == 0  # no push after finish
+    assert len(view.figure.power.x) == 25 and view.closed
+
+
+def test_report_figure_is_a_widget_with_fallback():
+    box = report_figure(make_report(50, kind="estimated"))
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "ESTIMATED" in bundle["text/html"] and "<svg" in bundle["text/html"]
+    assert len(box.power_figure.power.x) == 50
+
+
+def test_report_plot_uses_report_figure():
+    assert isinstance(make_report(5).plot(), _bq.FallbackBox)
+
+
+def test_svg_of_empty_single_and_constant_traces():
+    for n in (0, 1, 2):
+        svg = svg_power_figure(np.arange(n) * 0.1, {"gpu:0": np.full(n, 3.0)}, np.arange(n) * 0.3)
+        assert svg.startswith("<svg") and svg.endswith("</svg>") and "nan" not in svg
+
+
+def test_nice_ceiling():
+    assert _bq.nice_ceiling(0.0) == 1.0
+    assert _bq.nice_ceiling(7.0) == 8.0
+    assert _bq.nice_ceiling(26.4) == 30.0
+    assert _bq.nice_ceiling(110.0) == 150.0
+    assert _bq.nice_ceiling(float("nan")) == 1.0
+    for maximum in (1.0, 1.5, 3.0, 8.0, 30.0, 150.0):  # every axis maximum lands on a tick
+        ticks = _bq.nice_ticks(maximum)
+        assert ticks[0] == 0 and ticks[-1] == pytest.approx(maximum) and 3 <= len(ticks) <= 7

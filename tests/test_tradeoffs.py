@@ -1,0 +1,397 @@
+"""The workloads and sweeps behind lessons 02-04, at tiny sizes, on this machine's CPU.
+
+The sweeps are measured for real (the estimate sensor here); only the GPU power-control tests use
+a fake NVML (``FakeControlNvml`` below), because changing a real GPU's power limit needs a GPU and
+root. Timings are not asserted: they belong in benchmarks/.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import lepton_lab  # noqa: E402
+from lepton_lab import tradeoffs  # noqa: E402
+from lepton_lab.tradeoffs import pruning, quantization, scheduling, workloads  # noqa: E402
+from tests.fakes.fake_nvml import NVMLError  # noqa: E402
+
+TINY_S = 0.1  # seconds per sweep setting: long enough for the estimate to see CPU time
+KINDS = {"measured", "estimated", "partly estimated"}
+
+
+@pytest.fixture(autouse=True)
+def quick_mode(monkeypatch):
+    """Quick mode, as in CI: one round per setting unless a test asks for more."""
+    monkeypatch.setenv("LEPTON_FAST", "1")
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    model, data = tradeoffs.trained_model("mlp", device="cpu", epochs=10, hidden=32)
+    return model, data
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    model, data = tradeoffs.trained_model("cnn", device="cpu", epochs=2)
+    return model, data
+
+
+def _check_sweep(table, rows: int, setting: str):
+    assert len(table) == rows
+    assert table[setting].is_unique
+    assert (table["energy_j"] > 0).all()
+    assert (table["duration_s"] > 0).all()
+    assert (table["mean_w"] > 0).all()
+    assert set(table["kind"]) <= KINDS
+    assert (table["samples"] > 0).all()
+
+
+# -- import hygiene ------------------------------------------------------------------------
+def test_import_lepton_lab_does_not_import_tradeoffs():
+    code = "import sys, lepton_lab; assert 'lepton_lab.tradeoffs' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- workloads -----------------------------------------------------------------------------
+def test_device_is_chosen_automatically():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert tradeoffs.pick_device() == expected
+    assert tradeoffs.describe_device("cpu").startswith("CPU: ")
+
+
+def test_explicit_device_is_checked():
+    with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
+        tradeoffs.pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            tradeoffs.pick_device("cuda")
+
+
+def test_digits_data_is_split_and_scaled():
+    data = tradeoffs.load_digits_data("cpu")
+    assert len(data.x_train) + len(data.x_test) == 1797
+    assert 0.0 <= float(data.x_train.min()) and float(data.x_train.max()) <= 1.0
+    assert tradeoffs.load_digits_data("cpu", image=True).x_test.shape[1:] == (1, 8, 8)
+
+
+def test_training_learns_the_digits(mlp, cnn):
+    for model, data in (mlp, cnn):
+        assert tradeoffs.accuracy(model, data.x_test, data.y_test) > 0.5  # chance is 0.1
+
+
+def test_run_inference_counts_samples(mlp):
+    model, data = mlp
+    pool = workloads.inference_pool(data, 1000)
+    assert len(pool) == 1000
+    assert tradeoffs.run_inference(model, pool, 16, 5) == 80
+    with pytest.raises(ValueError, match="batch size"):
+        tradeoffs.run_inference(model, pool, 5000, 1)
+
+
+# -- pruning -------------------------------------------------------------------------------
+@pytest.mark.parametrize("amount", [0.3, 0.7, 0.9])
+def test_magnitude_pruning_zeroes_the_expected_fraction(mlp, amount):
+    model, _ = mlp
+    pruned, removed = pruning.pruned_variant(model, "unstructured", amount)
+    total = pruning.prunable_weight_count(model)
+    assert tradeoffs.zero_fraction(pruned) == pytest.approx(amount, abs=1.5 / total)
+    assert removed == tradeoffs.zero_fraction(pruned)
+    assert tradeoffs.zero_fraction(model) < 0.01  # the original is untouched
+    assert not any(name.endswith("_orig") for name, _ in pruned.named_parameters())  # made permanent
+
+
+def test_magnitude_pruning_removes_the_smallest_weights(mlp):
+    model, _ = mlp
+    pruned, _ = pruning.pruned_variant(model, "unstructured", 0.5)
+    original = torch.cat([m.weight.detach().abs().flatten() for m, _ in pruning.prunable(model)])
+    kept = torch.cat([m.weight.detach().flatten() != 0 for m, _ in pruning.prunable(pruned)])
+    assert float(original[~kept].max()) <= float(original[kept].min())
+
+
+def test_magnitude_pruning_works_on_the_cnn(cnn):
+    model, _ = cnn
+    pruned, _ = pruning.pruned_variant(model, "unstructured", 0.6)
+    assert tradeoffs.zero_fraction(pruned) == pytest.approx(0.6, abs=1e-3)
+
+
+def test_finetuning_keeps_pruned_weights_at_zero(mlp):
+    model, data = mlp
+    pruned, _ = pruning.pruned_variant(model, "unstructured", 0.8, data, finetune_epochs=1)
+    assert tradeoffs.zero_fraction(pruned) == pytest.approx(0.8, abs=1e-3)
+
+
+def test_structured_pruning_builds_a_smaller_mlp(mlp):
+    model, data = mlp
+    slim, removed = pruning.pruned_variant(model, "structured", 0.5)
+    widths = [m.out_features for m in slim if isinstance(m, torch.nn.Linear)]
+    assert widths == [16, 16, 10]
+    assert removed == pytest.approx(1 - (64 * 16 + 16 * 16 + 16 * 10) / (64 * 32 + 32 * 32 + 32 * 10))
+    assert slim(data.x_test[:4]).shape == (4, 10)
+
+
+def test_compaction_preserves_the_function_of_removed_neurons(mlp):
+    model, data = mlp
+    masked = pruning.copy.deepcopy(model)
+    with torch.no_grad():  # silence neurons 0..9 of the first hidden layer entirely
+        masked[0].weight[:10] = 0
+        masked[0].bias[:10] = 0
+    slim = pruning.compact_mlp(masked)
+    assert slim[0].out_features == 22
+    with torch.no_grad():
+        assert torch.allclose(slim(data.x_test), masked(data.x_test), atol=1e-5)
+
+
+def test_pruning_rejects_bad_settings(mlp, cnn):
+    with pytest.raises(ValueError, match="sparsity"):
+        pruning.pruned_variant(mlp[0], "unstructured", 1.0)
+    with pytest.raises(ValueError, match="method"):
+        pruning.pruned_variant(mlp[0], "random", 0.5)
+    with pytest.raises(ValueError, match="MLP"):
+        pruning.pruned_variant(cnn[0], "structured", 0.5)
+
+
+def test_prune_sweep_gives_one_measured_row_per_setting(mlp):
+    model, data = mlp
+    table = tradeoffs.prune_sweep(model, data, sparsities=(0.0, 0.5), finetune_epochs=0, target_s=TINY_S, show=False)
+    assert list(zip(table["method"], table["sparsity"])) == [
+        ("unstructured", 0.0), ("unstructured", 0.5), ("structured", 0.0), ("structured", 0.5)]
+    table["setting"] = table["method"] + table["sparsity"].astype(str)
+    _check_sweep(table, 4, "setting")
+    assert table["accuracy"].between(0, 1).all()
+    assert table.loc[1, "weights_removed"] == pytest.approx(0.5, abs=1e-3)
+
+
+# -- quantization --------------------------------------------------------------------------
+def test_int8_model_gives_the_same_argmax_on_most_inputs(mlp):
+    model, data = mlp
+    assert quantization.int8_unavailable() is None
+    quantized = tradeoffs.quantize_int8(model)
+    assert tradeoffs.agreement(model, quantized, data.x_test, "cpu") >= 0.95
+    assert tradeoffs.model_bytes(quantized) < 0.6 * tradeoffs.model_bytes(model)  # int8 weights, plus scales
+    assert isinstance(model[0], torch.nn.Linear)  # the original is untouched
+
+
+def test_bf16_autocast_mostly_agrees_with_fp32(mlp):
+    model, data = mlp
+    assert tradeoffs.agreement(model, model, data.x_test, "cpu", "bf16-autocast") >= 0.9
+
+
+def test_precision_names_are_checked(mlp):
+    with pytest.raises(ValueError, match="precision"):
+        workloads.precision_context("cpu", "fp8")
+    with pytest.raises(ValueError, match="GPUs"):
+        quantization.variant(mlp[0], "fp16-autocast", "cpu")
+
+
+def test_precision_sweep_gives_one_measured_row_per_precision(mlp):
+    model, data = mlp
+    table = tradeoffs.precision_sweep(model, data, ("fp32", "int8-dynamic"), target_s=TINY_S, show=False)
+    _check_sweep(table, 2, "precision")
+    assert table.loc[0, "agreement"] == 1.0
+    assert table.loc[1, "agreement"] >= 0.95
+    assert table.loc[1, "model_kb"] < table.loc[0, "model_kb"]
+
+
+def test_default_precisions_follow_the_device():
+    assert quantization.default_precisions("cpu") == ("fp32", "int8-dynamic", "bf16-autocast")
+    assert "fp16-autocast" in quantization.default_precisions("cuda")
+
+
+# -- scheduling ----------------------------------------------------------------------------
+def test_batch_size_sweep_gives_one_row_per_batch_size(mlp):
+    model, data = mlp
+    table = tradeoffs.batch_size_sweep(model, data, (1, 8, 64), target_s=TINY_S, show=False)
+    _check_sweep(table, 3, "batch_size")
+    assert list(table["batch_size"]) == [1, 8, 64]
+    assert (table["samples"] % table["batch_size"] == 0).all()
+    assert (table["uj_per_sample"] > 0).all()
+
+
+def test_rounds_are_interleaved_and_the_median_run_is_kept(mlp):
+    model, data = mlp
+    table = tradeoffs.batch_size_sweep(model, data, (1, 8), target_s=0.05, rounds=3, show=False)
+    _check_sweep(table, 2, "batch_size")
+    assert list(table["runs"]) == [3, 3] and (table["spread"] >= 1.0).all()
+    labels = list(lepton_lab.history()["label"])[::-1]  # the ledger lists newest first
+    assert labels == ["batch 1 (1/3)", "batch 8 (1/3)", "batch 8 (2/3)", "batch 1 (2/3)",
+                      "batch 1 (3/3)", "batch 8 (3/3)"]
+
+
+def test_thread_sweep_restores_the_thread_count(mlp):
+    model, data = mlp
+    before = torch.get_num_threads()
+    table = tradeoffs.thread_sweep(model, data, (1, 2), target_s=TINY_S, show=False)
+    _check_sweep(table, 2, "threads")
+    assert torch.get_num_threads() == before
+    assert scheduling.default_thread_counts()[0] == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="there is a GPU here")
+def test_power_cap_says_no_gpu_in_one_line(mlp):
+    problem = tradeoffs.gpu_control_problem()
+    assert problem.startswith("no GPU") and "\n" not in problem
+    table = tradeoffs.power_cap_sweep(*mlp, show=False)
+    assert table.empty and table.attrs["skipped"].startswith("no GPU")
+    assert tradeoffs.clock_sweep(*mlp, show=False).attrs["skipped"].startswith("no GPU")
+
+
+class FakeControlNvml:
+    """Fake NVML power and clock controls of one GPU (limits in mW, like NVML)."""
+
+    def __init__(self, permitted: bool = True):
+        self.permitted, self.limit_mw, self.set_calls, self.locked = permitted, 700_000, [], None
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return f"gpu{index}"
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        return "gpu0"
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle):
+        return 200_000, 700_000
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle):
+        return 700_000
+
+    def nvmlDeviceGetPowerManagementLimit(self, handle):
+        return self.limit_mw
+
+    def nvmlDeviceSetPowerManagementLimit(self, handle, milliwatts):
+        if not self.permitted:
+            raise NVMLError(4)  # NVML_ERROR_NO_PERMISSION
+        self.set_calls.append(milliwatts)
+        self.limit_mw = milliwatts
+
+    def nvmlDeviceGetSupportedMemoryClocks(self, handle):
+        return [1593, 2619]
+
+    def nvmlDeviceGetSupportedGraphicsClocks(self, handle, memory_mhz):
+        assert memory_mhz == 2619
+        return list(range(345, 1981, 15))
+
+    def nvmlDeviceSetGpuLockedClocks(self, handle, low, high):
+        if not self.permitted:
+            raise NVMLError(4)
+        self.locked = (low, high)
+
+    def nvmlDeviceResetGpuLockedClocks(self, handle):
+        self.locked = None
+
+
+def test_power_cap_says_not_permitted_in_one_line(mlp):
+    """Fake NVML: a non-root user's NVML refuses to set the limit."""
+    problem = tradeoffs.gpu_control_problem(nvml=FakeControlNvml(permitted=False))
+    assert problem.startswith("not permitted") and "root" in problem and "\n" not in problem
+    table = tradeoffs.power_cap_sweep(*mlp, nvml=FakeControlNvml(permitted=False), show=False)
+    assert table.empty and table.attrs["skipped"].startswith("not permitted")
+    assert tradeoffs.gpu_control_problem(nvml=FakeControlNvml()) is None
+
+
+def test_power_cap_sweep_sets_each_cap_and_restores_the_limit(mlp):
+    """Fake NVML as root: each cap is applied while measured, then the original limit comes back."""
+    nvml = FakeControlNvml()
+    table = tradeoffs.power_cap_sweep(*mlp, fractions=(1.0, 0.5, 0.1), batch_size=64, target_s=TINY_S,
+                                      nvml=nvml, show=False)
+    _check_sweep(table, 3, "cap_w")
+    assert list(table["cap_w"]) == [700, 350, 200]  # 10 % is clamped to the 200 W minimum
+    assert 350_000 in nvml.set_calls and nvml.limit_mw == 700_000
+
+
+def test_power_cap_is_restored_when_the_work_fails():
+    """Fake NVML: an exception inside the capped block still restores the previous limit."""
+    nvml = FakeControlNvml()
+    with tradeoffs.GpuControl.open(0, nvml) as control:
+        with pytest.raises(RuntimeError):
+            with control.power_cap(300):
+                assert nvml.limit_mw == 300_000
+                raise RuntimeError("boom")
+    assert nvml.limit_mw == 700_000
+
+
+def test_clock_sweep_locks_and_resets_clocks(mlp):
+    """Fake NVML: clocks spread over the supported range, highest first, reset afterwards."""
+    nvml = FakeControlNvml()
+    table = tradeoffs.clock_sweep(*mlp, count=3, batch_size=64, target_s=TINY_S, nvml=nvml, show=False)
+    _check_sweep(table, 3, "clock_mhz")
+    assert list(table["clock_mhz"]) == [1980, 1155, 345]
+    assert nvml.locked is None
+
+
+def test_carbon_by_hour_uses_the_measured_energy():
+    table = tradeoffs.carbon_by_hour(3.6e6, 3600.0, region="FR", shape="flat")  # 1 kWh over an hour
+    assert list(table["start_hour"]) == list(range(24))
+    intensity = table["g_per_kwh"].iloc[0]
+    assert table["co2e_g"].tolist() == pytest.approx([intensity] * 24)
+    assert "France" in table.attrs["region"] and "synthetic" in table.attrs["shape"]
+
+
+def test_carbon_by_hour_finds_the_cleanest_hour_of_a_solar_grid():
+    table = tradeoffs.carbon_by_hour(1000.0, 60.0, region="WORLD", shape="solar")
+    best = table.attrs["best_hour"]
+    assert 9 <= best <= 15 and table["co2e_g"].idxmin() == best
+    assert 0 < table.attrs["saving_vs_worst"] < 1
+    with pytest.raises(ValueError):
+        tradeoffs.carbon_by_hour(0.0, 1.0)
+
+
+# -- on a real GPU (pytest -m gpu on the GPU machine; skipped here) -------------------------
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def gpu_mlp():
+    return tradeoffs.trained_model("mlp", device="cuda", epochs=3, hidden=512)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_precision_and_batch_sweeps_run_on_cuda(gpu_mlp):
+    model, data = gpu_mlp
+    assert data.device == "cuda" and next(model.parameters()).is_cuda
+    table = tradeoffs.precision_sweep(model, data, batch_size=1024, target_s=0.5, show=False)
+    _check_sweep(table, 3, "precision")
+    assert list(table["precision"]) == ["fp32", "fp16-autocast", "bf16-autocast"]
+    assert (table["agreement"] >= 0.95).all()
+    batches = tradeoffs.batch_size_sweep(model, data, (16, 4096), target_s=0.5, show=False)
+    _check_sweep(batches, 2, "batch_size")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_power_cap_sweep_restores_the_real_limit(gpu_mlp):
+    """Real NVML: needs root; otherwise the one-line reason must say 'not permitted'."""
+    problem = tradeoffs.gpu_control_problem()
+    if problem is not None:
+        assert problem.startswith(("not permitted", "not supported", "no NVML")) and "\n" not in problem
+        pytest.skip(problem)
+    with tradeoffs.GpuControl.open() as control:
+        before = control.power_limits_w()["current"]
+    table = tradeoffs.power_cap_sweep(*gpu_mlp, fractions=(1.0, 0.6), batch_size=4096, target_s=1.0, show=False)
+    _check_sweep(table, 2, "cap_w")
+    with tradeoffs.GpuControl.open() as control:
+        assert control.power_limits_w()["current"] == pytest.approx(before)
+
+
+def test_summaries_are_built_from_the_measured_tables(mlp):
+    model, data = mlp
+    pruned = tradeoffs.prune_sweep(model, data, sparsities=(0.0, 0.5), methods=("structured",), finetune_epochs=0,
+                                   target_s=TINY_S, show=False)
+    lines = pruning.summary(pruned)
+    assert lines[0].startswith("dense model") and "structured" in lines[1] and "×" in lines[1]
+    precisions = tradeoffs.precision_sweep(model, data, ("fp32", "int8-dynamic"), target_s=TINY_S, show=False)
+    assert quantization.summary(precisions)[1].startswith("int8-dynamic: energy per inference ×")
+    batches = tradeoffs.batch_size_sweep(model, data, (4, 32), target_s=TINY_S, show=False)
+    assert scheduling.summary(batches, "batch_size")[-1].startswith("least energy per sample: batch_size")
+    skipped = tradeoffs.power_cap_sweep(model, data, show=False)  # the CPU workload: nothing to cap
+    assert scheduling.summary(skipped, "cap_w") == [skipped.attrs["skipped"]]
