@@ -149,3 +149,12 @@ def test_loading_twice_keeps_one_transformer(shell):
 
 def test_cell_not_starting_with_the_magic_is_untouched(shell):
     assert shell.run_cell("z = '%%energy is just text'\nz").result == "%%energy is just text"
+
+
+def test_baseline_reports_net_energy_beside_gross(shell, capsys):
+    shell.run_cell("%%energy --baseline 0.2 --var rep -l net\nsum(range(10**5))")
+    report = shell.user_ns["rep"]
+    out, err = capsys.readouterr()
+    assert "measuring idle power for 0.2 s" in err
+    assert report.baseline_s == 0.2 and report.net_energy_j is not None
+    assert "net of idle (0.2 s baseline)" in out
