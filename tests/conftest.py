@@ -20,6 +20,9 @@ def isolated_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("LEPTON_LAB_REGION", raising=False)
     monkeypatch.delenv("LEPTON_LAB_PUE", raising=False)
     yield
+    sensors = sys.modules.get("lepton_lab.sensors")
+    if sensors is not None:  # sensors opened for one test (a fake GPU, say) must not serve the next
+        sensors.close_cached()
     ledger = sys.modules.get("lepton_lab.ledger")
     if ledger is not None:  # each test has its own ledger file: do not keep them all open
         ledger.close_connections()

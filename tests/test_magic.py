@@ -158,3 +158,24 @@ def test_baseline_reports_net_energy_beside_gross(shell, capsys):
     assert "measuring idle power for 0.2 s" in err
     assert report.baseline_s == 0.2 and report.net_energy_j is not None
     assert "net of idle (0.2 s baseline)" in out
+
+
+def test_with_a_fake_gpu_the_report_is_a_measurement(shell, monkeypatch, capsys):
+    """Fake NVML (this machine has no GPU): one H100 drawing a constant 250 W on the real clock."""
+    import time
+
+    from lepton_lab.sensors import nvml as nvml_module
+    from tests.fakes.fake_nvml import h100s
+
+    fake = h100s(1, time.monotonic, power_w=lambda t: 250.0)
+    monkeypatch.setattr(nvml_module, "_load_nvml", lambda: fake)
+    result = shell.run_cell("%%energy --var rep -l gpu-cell\nimport time\ntime.sleep(0.5)\n'done'")
+    assert result.result == "done"
+    report = shell.user_ns["rep"]
+    assert report.kind == "measured" and report.methods == "nvml-counter"
+    assert list(report.domains) == ["gpu:0"] and "H100" in report.domains["gpu:0"].label
+    assert report.energy_j == pytest.approx(250.0 * report.duration_s, rel=0.05)
+    out, err = capsys.readouterr()
+    assert "ESTIMATE" not in out + err and "rapl not measured" in out
+    shell.run_cell("%%energy --gpus 3\npass")
+    assert "GPU 3 does not exist: 1 visible" in capsys.readouterr().err
