@@ -200,21 +200,37 @@ class Sampler:
 
     def _read_all(self, strict: bool) -> Reading:
         domains: dict[str, DomainReading] = {}
-        before = self.clock()
+        stamps: list[float] = []
         for sensor in self.sensors:
             try:
-                domains.update(sensor.read())
+                values, stamp = self._timed_read(sensor, retry=not strict)
             except SensorReadError as exc:
                 if strict or self._previous is None:
                     raise
-                # Final read failed: keep the last good values so the report still adds up.
+                # Final read failed twice: keep the last good values so the report still adds up.
                 self.read_errors += 1
                 self.last_error = str(exc)
-                for domain in sensor.domains:
-                    if domain in self._previous.domains:
-                        domains[domain] = self._previous.domains[domain]
-        # Sensors read one after another: stamp the reading at the middle of that span.
-        return Reading(t_s=(before + self.clock()) / 2, domains=domains)
+                domains.update({d: self._previous.domains[d] for d in sensor.domains if d in self._previous.domains})
+                continue
+            domains.update(values)
+            stamps.append(stamp)
+        # With every sensor failed, the measurement ends where the last good values were read.
+        return Reading(t_s=sum(stamps) / len(stamps) if stamps else self._previous.t_s, domains=domains)
+
+    def _timed_read(self, sensor: Sensor, retry: bool) -> tuple[dict[str, DomainReading], float]:
+        """Read one sensor; its stamp is the middle of the read that succeeded.
+
+        The final read matters most (counters are cumulative), so it gets one retry.
+        """
+        before = self.clock()
+        try:
+            return sensor.read(), (before + self.clock()) / 2
+        except SensorReadError:
+            if not retry:
+                raise
+        time.sleep(0.01)
+        before = self.clock()
+        return sensor.read(), (before + self.clock()) / 2
 
     def _append(self, reading: Reading) -> Sample:
         previous, start = self._previous, self._start

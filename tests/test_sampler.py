@@ -100,3 +100,14 @@ def test_bad_intervals_are_rejected_with_one_line(value):
     with pytest.raises(InvalidInput) as info:
         validate_interval(value)
     assert "\n" not in str(info.value) and "-i" in str(info.value)
+
+
+def test_final_read_is_retried_once():
+    sensor = ProfileSensor()
+    sampler = Sampler([sensor], interval_s=1.0)
+    sampler.start()  # read 1
+    time.sleep(0.05)
+    sensor.fail_on = {sensor.reads + 1}  # the final read fails once, its retry succeeds
+    result = sampler.stop()
+    assert result.read_errors == 0
+    assert result.energy_j("fake:0") == pytest.approx(50.0 * result.duration_s, rel=0.05)
