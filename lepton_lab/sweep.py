@@ -117,7 +117,12 @@ class Sweep:
 
 
 class _SweepView:
-    """One progress bar and one Comparison, displayed once and updated after every run."""
+    """One progress bar and one Comparison, displayed once and updated after every run.
+
+    Widgets while the sweep runs; at exit the display becomes static HTML (the status line, the
+    comparison's SVG images and table, no widget mimetype) and the widgets are closed, as
+    ``LivePowerView.finish`` does: a saved notebook, reopened without widget state, still shows it.
+    """
 
     def __init__(self, sweep: Sweep):
         import ipywidgets as widgets
@@ -132,6 +137,9 @@ class _SweepView:
         self.comparison = Comparison([], title=sweep.title)
         row = widgets.HBox([self.progress, self.status], layout=widgets.Layout(align_items="center"))
         self.box = FallbackBox([row, self.comparison.widget])
+        self.box.fallback_html = self.comparison.static_html()  # sent once, with the widget
+        #: The display's final mimebundle (text/html + text/plain), once closed.
+        self.final_bundle: dict[str, str] | None = None
         self._handle = None
 
     def display(self) -> None:
@@ -139,11 +147,17 @@ class _SweepView:
 
         self._handle = display(self.box, display_id=True)
 
-    def _status_html(self, last=None) -> str:
+    def _status_text(self, last=None, failed: bool = False) -> str:
         text = html.escape(self.sweep.progress_text())
         if last is not None:
             text += f" · last: {html.escape(last.headline())}"
-        return f"<span style='font-family:var(--jp-ui-font-family,sans-serif);padding-left:8px'>{text}</span>"
+        if failed:
+            text += " · <b style='color:#c62828'>stopped by an error</b>"
+        return text
+
+    def _status_html(self, last=None) -> str:
+        return (f"<span style='font-family:var(--jp-ui-font-family,sans-serif);padding-left:8px'>"
+                f"{self._status_text(last)}</span>")
 
     def update(self) -> None:
         reports = self.sweep.reports
@@ -154,9 +168,18 @@ class _SweepView:
         self.comparison.update(reports)
 
     def close(self, failed: bool) -> None:
+        """Replace the display by the static comparison, then close every widget."""
+        from .widgets._bq import close_widgets
+
         self.progress.bar_style = "danger" if failed else "success"
-        self.status.value = self._status_html()
-        self.box.fallback_html = self.comparison.widget.fallback_html
-        self.box.fallback_text = f"{self.sweep!r}"
-        if self._handle is not None:
-            self._handle.update(self.box)
+        status = self._status_text(failed=failed)
+        title = (f"<div class='lepton-sweep-status' style='font-size:13px;margin:2px 0 4px'>"
+                 f"<b>{html.escape(self.sweep.title)}</b> · {status}</div>")
+        self.final_bundle = {"text/html": title + self.comparison.static_html(),
+                             "text/plain": f"{self.sweep!r}\n{self.comparison.static_bundle()['text/plain']}"}
+        try:
+            if self._handle is not None:
+                self._handle.update(self.final_bundle, raw=True)
+        finally:
+            self.comparison.close()
+            close_widgets([self.box])

@@ -1,7 +1,7 @@
 """%%energy in a real Jupyter kernel driven by nbclient, as a notebook front end would drive it.
 
 One kernel runs one notebook (module fixture) to keep the suite quick: a 3 s busy cell with the
-live view (widgets while it runs, a static SVG figure once it ends), a top-level ``await`` cell,
+live view (widgets while it runs, a static SVG-image figure once it ends), a top-level ``await`` cell,
 then a failing cell. Every iopub and shell message is recorded with the time it reached this
 process, so the test can tell which widget updates arrived while the cell was still running,
 i.e. before its execute_reply.
@@ -11,13 +11,28 @@ from __future__ import annotations
 import copy
 import sqlite3
 import time
+import xml.etree.ElementTree as ET
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from lepton_lab.widgets.static import svgs_in
+
 pytestmark = pytest.mark.kernel
+WIDGET = "application/vnd.jupyter.widget-view+json"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_images(html: str) -> list[ET.Element]:
+    """The SVG images (<img> data URIs) of an output, parsed; no inline <svg> (untrusted notebooks strip it)."""
+    assert "<svg" not in html and html.count("<img ") == len(svgs_in(html))
+    return [ET.fromstring(svg) for svg in svgs_in(html)]
+
+
+def texts(svg: ET.Element) -> list[str]:
+    return [t.text or "" for t in svg.iter(f"{SVG}text")]
 
 BUSY_CELL = """%%energy -l live-3s
 import time
@@ -133,10 +148,11 @@ def test_final_output_is_the_static_figure(executed):
     nb, _, _, _ = executed
     outputs = nb.cells[1].outputs
     final = [o for o in outputs if o["output_type"] == "display_data"][-1]
-    assert "application/vnd.jupyter.widget-view+json" not in final["data"]
+    assert WIDGET not in final["data"]
     assert set(final["data"]) == {"text/html", "text/plain"}
     html = final["data"]["text/html"]
-    assert "<svg" in html and "<polyline" in html and "live-3s" in html
+    (svg,) = svg_images(html)
+    assert list(svg.iter(f"{SVG}polyline")) and "live-3s — ESTIMATED" in texts(svg)
     assert "lepton-report" in html and "J" in html  # the summary under the figure
     assert "ESTIMATED" in html  # no sensor on this machine, and the figure says so
     assert "live-3s" in final["data"]["text/plain"]
@@ -164,7 +180,8 @@ def test_exported_html_shows_the_static_figure(executed):
     nb = copy.deepcopy(executed[0])
     nb.metadata.pop("widgets", None)
     body, _ = HTMLExporter().from_notebook_node(nb)
-    assert "<polyline" in body and "live-3s" in body and "energy so far" in body
+    svgs = svgs_in(body)
+    assert any("<polyline" in svg and "live-3s" in svg and "energy so far" in svg for svg in svgs)
 
 
 def test_top_level_await_works_in_the_kernel(executed):
@@ -173,12 +190,21 @@ def test_top_level_await_works_in_the_kernel(executed):
 
 
 def test_a_sweep_shows_one_progress_and_comparison_display(executed):
-    nb, _, _, _ = executed
+    nb, client, _, _ = executed
+    sweep_id = execute_request_ids(client)[4]
+    iopub = [m for _, ch, m in client.received if ch == "iopub" and m["parent_header"].get("msg_id") == sweep_id]
+    opened = {m["content"]["comm_id"] for m in iopub if m["msg_type"] == "comm_open"}
+    closed = {m["content"]["comm_id"] for m in iopub if m["msg_type"] == "comm_close"}
+    assert opened and opened <= closed  # widgets while it ran (progress bar, bars), all closed at the end
     outputs = nb.cells[4].outputs
     displays = [o for o in outputs if o["output_type"] == "display_data"]
     assert len(displays) == 1  # updated in place after each run, not one figure per run
+    # Its final state is static (the widgets are closed): SVG images and the table, no widget.
+    assert set(displays[0]["data"]) == {"text/html", "text/plain"}
     html = displays[0]["data"]["text/html"]
-    assert html.count("<svg") == 2 and "n=3" in html
+    energy, duration = svg_images(html)
+    assert {"n=1", "n=2", "n=3"} <= set(texts(energy)) and "Duration" in texts(duration)
+    assert "<table" in html and "3/3" in html
     assert outputs[-1]["data"]["text/plain"] == "[1, 2, 3]"
 
 

@@ -1,9 +1,11 @@
 """The live figure in a real JupyterLab, driven by Debian's Chromium through Playwright; and the
 comparison/report figures in Voila. Screenshots go to test-artifacts/ (look at them).
 
-While a ``%%energy`` cell runs its output is a live bqplot widget; after it, a static SVG figure
-(no widget), so that a saved notebook reopened in Lab, which saves no widget state by default,
-still shows the figure.
+While a ``%%energy`` cell runs its output is a live bqplot widget; after it, a static figure: an
+``<img>`` of an SVG data URI and the summary (no widget). ``compare()`` and a finished ``Sweep``
+end static too. So a saved notebook reopened in Lab, which saves no widget state by default,
+still shows every figure, and so does an untrusted one (Lab strips inline ``<svg>`` there, not
+images).
 
 No hardware here: the numbers are the labelled CPU estimate, which the figures must say.
 """
@@ -14,6 +16,7 @@ import shutil
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -23,18 +26,29 @@ from tests.browser_util import Server, chromium, chromium_path, screenshot, voil
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+SVG = "{http://www.w3.org/2000/svg}"
+# Cells of live_energy.ipynb
+ENERGY_CELL, COMPARE_CELL, SWEEP_CELL, PROBE_CELL = 1, 3, 4, 5
 # JS: the `d` length of the first plotted line (not a legend swatch) in cell `i`'s output.
 LINE_LENGTH = """(i) => {
     const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
     const path = cell && cell.querySelector('.jp-OutputArea g.curve path.line');
     return path ? (path.getAttribute('d') || '').length : 0;
 }"""
-# JS: the number of points of the first solid polyline (a power trace) of the static figure in cell `i`'s output.
-STATIC_POINTS = """(i) => {
-    const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
-    const line = cell && cell.querySelector('.jp-OutputArea .lepton-figure svg polyline:not([stroke-dasharray])');
-    return line ? (line.getAttribute('points') || '').trim().split(/\\s+/).length : 0;
+# JS: the images of `root`'s outputs (cell `i` of the notebook, or the page): whether the browser
+# decoded them, their drawn size, alt text and the SVG of their data URI (decoded as UTF-8).
+IMAGES = """([i, selector]) => {
+    const root = i === null ? document : document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+    const prefix = 'data:image/svg+xml;base64,';
+    return [...(root ? root.querySelectorAll(selector) : [])].map(img => {
+        const box = img.getBoundingClientRect();
+        const svg = img.src.startsWith(prefix) ? new TextDecoder().decode(
+            Uint8Array.from(atob(img.src.slice(prefix.length)), c => c.charCodeAt(0))) : '';
+        return {loaded: img.complete && img.naturalWidth > 0, width: box.width, height: box.height,
+                alt: img.alt, svg};
+    });
 }"""
+LOADED = "([i, selector, n]) => (" + IMAGES + ")([i, selector]).filter(x => x.loaded).length >= n"
 PROMPT = "(i) => document.querySelectorAll('.jp-Notebook .jp-Cell')[i].querySelector('.jp-InputPrompt').innerText"
 
 
@@ -76,6 +90,7 @@ def lab(tmp_path_factory):
            "JUPYTER_PLATFORM_DIRS": "1"}
     with Server(_lab_argv(root, settings), name="lab-live", ready_path="/api/status", env=env) as server:
         _start_session(server, "live_energy.ipynb")
+        server.root = root
         yield server
 
 
@@ -102,34 +117,65 @@ def _check_mid_cell(page) -> None:
     assert second > first, f"the line did not grow mid-cell ({first} -> {second} characters of path)"
 
 
+def _images(page, cell: int | None, selector: str = ".jp-OutputArea img", count: int = 1) -> list[dict]:
+    """The output images of a cell (``cell=None``: of the page) once ``count`` are decoded and drawn;
+    each with its SVG parsed (``root``) and its text labels (``labels``)."""
+    page.wait_for_function(f"({LOADED})", arg=[cell, selector, count], timeout=30_000)
+    images = page.evaluate(IMAGES, [cell, selector])
+    for image in images:
+        assert image["svg"], "not an SVG data URI"
+        image["root"] = ET.fromstring(image["svg"])
+        image["labels"] = [t.text or "" for t in image["root"].iter(f"{SVG}text")]
+    return images
+
+
+def _no_widget_error(output) -> None:
+    text = output.inner_text()
+    assert "Error displaying widget" not in text and "model not found" not in text
+    assert output.locator(".bqplot").count() == 0 and output.locator(".jupyter-widgets").count() == 0
+
+
 def _check_final_figure(page, name: str) -> None:
     """The static figure: axes with ticks and labels, a trace with the whole run, the ESTIMATED
     title, the summary under it; no widget left (nor Lab's 'Error displaying widget')."""
-    page.wait_for_function(f"() => ({STATIC_POINTS})(1) > 0", timeout=30_000)
-    output = _cell_output(page, 1)
+    (image,) = _images(page, ENERGY_CELL)
+    output = _cell_output(page, ENERGY_CELL)
     output.scroll_into_view_if_needed()
     output.screenshot(path=str(screenshot_path(name)))
-    text = output.inner_text()
-    assert "Error displaying widget" not in text and "model not found" not in text
-    assert output.locator(".bqplot").count() == 0  # the live widget was replaced
-    figure = output.locator(".lepton-figure svg").first
-    labels = figure.locator("text").all_text_contents()  # SVG text: no innerText
+    _no_widget_error(output)
+    labels = image["labels"]
     assert {"time (s)", "power (W)", "energy so far (J)"} <= set(labels)
     assert sum(label.replace(".", "").isdigit() or label[-1:] in "km" for label in labels) >= 9  # 3 axes ticked
-    assert page.evaluate(STATIC_POINTS, 1) >= 15  # ~40 samples over 4 s (fewer on a loaded machine)
-    box = figure.bounding_box()
-    assert box and box["width"] > 500 and box["height"] > 150  # drawn, at a readable size
-    assert any("ESTIMATED" in label for label in labels)
-    assert "browser-4s" in output.locator(".lepton-report").inner_text()
+    solid = [p for p in image["root"].iter(f"{SVG}polyline") if not p.get("stroke-dasharray")]
+    assert solid and len(solid[0].get("points").split()) >= 15  # ~40 samples over 4 s (fewer on a loaded machine)
+    assert image["width"] > 500 and image["height"] > 150  # drawn, at a readable size
+    assert "browser-4s — ESTIMATED" in labels and image["alt"].startswith("browser-4s — ESTIMATED: power over")
+    assert "browser-4s" in output.inner_text() and "ESTIMATED" in output.inner_text()  # the summary, as HTML
 
 
-def _check_comparison(page) -> None:
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
-                           ".querySelectorAll('rect.bar').length >= 4", timeout=30_000)
-    compare = _cell_output(page, 3)
-    compare.scroll_into_view_if_needed()
-    compare.screenshot(path=str(screenshot_path("lab-compare-output")))
-    assert "short" in compare.inner_text() and "browser-4s" in compare.inner_text()
+def _check_comparison(page, name: str) -> None:
+    """Two bar charts (SVG images) over 'browser-4s' and 'short', the table under them; no widget."""
+    energy, duration = _images(page, COMPARE_CELL, count=2)
+    output = _cell_output(page, COMPARE_CELL)
+    output.scroll_into_view_if_needed()
+    output.screenshot(path=str(screenshot_path(name)))
+    _no_widget_error(output)
+    for image in (energy, duration):
+        assert {"browser-4s", "short"} <= set(image["labels"]) and image["width"] > 150
+        assert len([r for r in image["root"].iter(f"{SVG}rect") if r.get("width") != "11"]) == 2
+    assert any("ESTIMATED" in label for label in energy["labels"]) and "Duration" in duration["labels"]
+    text = output.inner_text()
+    assert "short" in text and "browser-4s" in text and "estimated" in text  # the table
+
+
+def _check_sweep(page, name: str) -> None:
+    """The finished sweep: static comparison of its two runs (the widgets are gone)."""
+    energy, _ = _images(page, SWEEP_CELL, count=2)
+    output = _cell_output(page, SWEEP_CELL)
+    output.scroll_into_view_if_needed()
+    output.screenshot(path=str(screenshot_path(name)))
+    _no_widget_error(output)
+    assert {"n=1", "n=2"} <= set(energy["labels"]) and "2/2" in output.inner_text()
 
 
 def _save_stop_and_reopen(page, lab: Server) -> None:
@@ -141,40 +187,77 @@ def _save_stop_and_reopen(page, lab: Server) -> None:
     page.reload()
 
 
+def _untrusted_copy(lab: Server) -> str:
+    """The saved notebook as a colleague would send it: same outputs, but not signed here (its
+    content changed), so Lab renders it untrusted. A last cell holds an inline-SVG probe output."""
+    nb = json.loads((lab.root / "live_energy.ipynb").read_text())
+    nb["metadata"]["shared_by"] = "a colleague"
+    probe = "<svg xmlns='http://www.w3.org/2000/svg' width='60' height='20'><text y='15'>probe</text></svg>"
+    nb["cells"].append({"cell_type": "code", "execution_count": 9, "id": "probe", "metadata": {}, "source": "probe",
+                        "outputs": [{"output_type": "display_data", "metadata": {},
+                                     "data": {"text/html": probe, "text/plain": "probe"}}]})
+    (lab.root / "untrusted.ipynb").write_text(json.dumps(nb))
+    model = json.load(urllib.request.urlopen(lab.url("/api/contents/untrusted.ipynb"), timeout=10))
+    assert not any(c["metadata"].get("trusted") for c in model["content"]["cells"] if c["cell_type"] == "code")
+    return "untrusted.ipynb"
+
+
 def test_live_figure_grows_while_the_cell_runs_then_shows_the_whole_trace(lab):
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(lab.url("/lab/tree/live_energy.ipynb"))
         _run_all(page)
         _check_mid_cell(page)
-        page.wait_for_function(f"() => ({PROMPT})(1).includes('2')", timeout=30_000)
-        page.wait_for_selector(".jp-Notebook .jp-Cell >> nth=1 >> .lepton-report", timeout=15_000)
+        page.wait_for_function(f"() => ({PROMPT})({ENERGY_CELL}).includes('2')", timeout=30_000)
         _check_final_figure(page, "lab-live-final-output")
-        _check_comparison(page)
-        # Saved, kernel gone, reopened (no widget state saved, Lab's default): the static figure
-        # is part of the saved output, so it is drawn again as it was.
+        _check_comparison(page, "lab-compare-output")
+        _check_sweep(page, "lab-sweep-output")
+        # Saved, kernel gone, reopened (no widget state saved, Lab's default): the static figures
+        # are part of the saved outputs, so they are drawn again as they were.
         _save_stop_and_reopen(page, lab)
         _check_final_figure(page, "lab-reopened-output")
+        _check_comparison(page, "lab-reopened-compare-output")
+        _check_sweep(page, "lab-reopened-sweep-output")
         screenshot(page, "lab-reopened")
-        # compare() is still a widget (with an SVG fallback that Lab does not use while the widget
-        # mimetype is there): with no saved widget state it cannot be redrawn. Pictured, not asserted.
-        time.sleep(3)
-        _cell_output(page, 3).screenshot(path=str(screenshot_path("lab-reopened-compare-output")))
+        # The same notebook, untrusted: Lab sanitises its HTML outputs (the inline-SVG probe is
+        # stripped), and the figures, images, still show.
+        page.close()
+        untrusted = browser.new_page(viewport={"width": 1280, "height": 1000})
+        # ?reset: a fresh workspace, with this notebook alone open (not live_energy.ipynb restored too)
+        untrusted.goto(lab.url(f"/lab/tree/{_untrusted_copy(lab)}?reset"))
+        cells = "document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+        untrusted.wait_for_function(f"() => {cells} == {PROBE_CELL + 1}", timeout=60_000)
+        probe = _cell_output(untrusted, PROBE_CELL)
+        probe.get_by_text("probe").wait_for(timeout=15_000)
+        assert probe.locator("svg").count() == 0  # sanitised: the inline SVG is gone, its text left
+        _check_final_figure(untrusted, "lab-untrusted-output")
+        _check_comparison(untrusted, "lab-untrusted-compare-output")
+        _check_sweep(untrusted, "lab-untrusted-sweep-output")
+        screenshot(untrusted, "lab-untrusted")
 
 
 def test_comparison_and_report_figure_in_voila(tmp_path):
+    """The static outputs (SVG images + tables) and, on request, the bqplot widgets, in Voila."""
     chromium_path()
     env = {"LEPTON_LAB_LEDGER": str(tmp_path / "ledger.sqlite")}
     with voila_server(NOTEBOOKS / "compare_voila.ipynb", name="voila-compare", env=env) as server, \
             chromium() as browser:
-        page = browser.new_page(viewport={"width": 1100, "height": 1100})
+        page = browser.new_page(viewport={"width": 1100, "height": 2100})  # the whole page in the picture
         page.goto(server.url("/"))
         page.wait_for_function("() => document.querySelectorAll('rect.bar').length >= 4"
                                " && document.querySelectorAll('g.curve path.line').length >= 3", timeout=60_000)
+        energy, duration, trace = _images(page, None, "img", count=3)  # compare(), report_figure(gpu)
         time.sleep(0.5)  # let the last redraw settle before the picture
         screenshot(page, "voila-compare")
+        assert {"gpu box", "laptop", "GPU 0", "CPU package 0", "DRAM 0"} <= set(energy["labels"])
+        bars = [r for r in energy["root"].iter(f"{SVG}rect") if r.get("width") != "11"]  # not legend swatches
+        assert len(bars) == 6  # 3 domains × 2 reports (the laptop's GPU: 0 J)
+        assert {"gpu box", "laptop", "Duration"} <= set(duration["labels"])
+        assert "gpu box" in trace["labels"] and len(list(trace["root"].iter(f"{SVG}polyline"))) == 4
+        assert all(image["width"] > 200 for image in (energy, duration, trace))
         text = page.locator("body").inner_text()
         assert "gpu box" in text and "laptop" in text and "DRAM 0" in text
+        assert page.locator("table.lepton-compare-table").count() == 2  # static output and widget
         paths = page.locator("g.curve path.line")
         assert all((paths.nth(i).get_attribute("d") or "") for i in range(paths.count()))
 

@@ -3,11 +3,12 @@
 Samples are built by hand with a fake clock, so throttling and decimation are checked exactly;
 the real-kernel and browser behaviour is in test_kernel_live.py and test_lab_browser.py.
 After the cell the widgets hold the whole trace, then the display becomes a static figure
-(text/html SVG + summary, no widget mimetype) and the widgets are closed.
+(text/html: an <img> of an SVG data URI + the summary; no widget mimetype) and the widgets are closed.
 """
 from __future__ import annotations
 
 import threading
+import xml.etree.ElementTree as ET
 
 import ipywidgets as widgets
 import numpy as np
@@ -18,9 +19,28 @@ from lepton_lab.report import DomainEnergy, EnergyReport
 from lepton_lab.sampler import Sample
 from lepton_lab.widgets import _bq
 from lepton_lab.widgets.live import LivePowerView, combined_kind
-from lepton_lab.widgets.static import report_figure, svg_power_figure
+from lepton_lab.widgets.static import FONT_FAMILY, StaticFigure, report_figure, svg_power_figure, svgs_in
 
 DOMAINS = ["gpu:0", "cpu:package-0", "cpu:dram-0"]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def figure_of(html: str) -> ET.Element:
+    """The one SVG image of a static output, decoded from its data URI and parsed (it must be XML:
+    an SVG image is not parsed as forgivingly as inline HTML)."""
+    assert "<svg" not in html  # inline SVG: stripped by JupyterLab from untrusted notebooks
+    (svg,) = svgs_in(html)
+    assert html.count("<img ") == 1
+    return ET.fromstring(svg)
+
+
+def texts(svg: ET.Element) -> list[str]:
+    return [t.text or "" for t in svg.iter(f"{SVG}text")]
+
+
+def polylines(svg: ET.Element) -> list[ET.Element]:
+    return list(svg.iter(f"{SVG}polyline"))
 
 
 class FakeClock:
@@ -97,7 +117,7 @@ def test_single_sample_and_zero_samples_draw():
     empty.finish(make_report(0))
     assert_drawable(empty.figure)
     assert len(empty.figure.power.x) == 0 and np.asarray(empty.figure.power.y).shape == (3, 0)
-    assert "no samples" in empty.final_bundle["text/html"]
+    assert any("no samples" in t for t in texts(figure_of(empty.final_bundle["text/html"])))
 
 
 def test_long_cell_keeps_a_bounded_number_of_points():
@@ -124,7 +144,9 @@ def test_final_figure_holds_the_whole_trace():
     assert np.asarray(view.figure.power.y).shape == (3, 300)
     assert view.figure.energy.y[0] == 0 and view.figure.energy.y[-1] == pytest.approx(report.energy_j)
     html = view.final_bundle["text/html"]
-    assert "<svg" in html and "lepton-report" in html and "test" in html  # the figure, the summary under it
+    assert "lepton-report" in html and "test" in html  # the figure, the summary under it
+    solid = [p for p in polylines(figure_of(html)) if not p.get("stroke-dasharray")]
+    assert len(solid) == 3 and all(len(p.get("points").split()) == 300 for p in solid)
 
 
 def test_samples_after_finish_are_ignored_and_bad_samples_never_raise():
@@ -154,7 +176,7 @@ def test_non_measurements_are_labelled(kind):
     assert kind.upper() in view.header.value and "not a measurement" in view.header.value
     view.finish(make_report(3, domains=["cpu:estimated"], kind=kind))
     assert kind.upper() in view.figure.figure.title
-    assert kind.upper() in view.final_bundle["text/html"]
+    assert f"test — {kind.upper()}" in texts(figure_of(view.final_bundle["text/html"]))
 
 
 def test_kind_of_mixed_sensors():
@@ -185,13 +207,14 @@ def test_display_then_finish_replaces_the_widget_with_the_static_figure():
         feed(view, clock, 10)
         view.finish(make_report(10))
     first, final = captured.outputs[0], captured.outputs[-1]
-    assert "application/vnd.jupyter.widget-view+json" in first.data
+    assert WIDGET in first.data
     assert final.update and final.transient == first.transient  # same display_id, updated in place
     # Static only: JupyterLab would prefer a widget mimetype and show "model not found" once the
     # notebook is reopened without widget state (Lab's default), instead of this HTML.
     assert set(final.data) == {"text/html", "text/plain"}
     html = final.data["text/html"]
-    assert "<svg" in html and "<polyline" in html and "lepton-report" in html
+    assert polylines(figure_of(html)) and "lepton-report" in html
+    assert "<img src='data:image/svg+xml;base64," in html and "alt='test: power over 1.00 s" in html
     assert "test" in final.data["text/plain"]
     assert final.data == view.final_bundle
 
@@ -199,13 +222,16 @@ def test_display_then_finish_replaces_the_widget_with_the_static_figure():
 def test_static_figure_looks_like_the_live_one():
     view = LivePowerView(DOMAINS, labels={"gpu:0": "A100"}, kind="estimated", clock=FakeClock())
     view.finish(make_report(30, domains=DOMAINS, kind="estimated"))
-    html = view.final_bundle["text/html"]
-    assert "test — ESTIMATED" in html and _bq.KIND_COLOUR in html  # the live title, orange
-    for text in ("time (s)", "power (W)", "energy so far (J)", "A100", "CPU package 0", "DRAM 0"):
-        assert text in html
-    for colour in _bq.domain_colours(DOMAINS).values():
-        assert f"stroke='{colour}'" in html
-    assert html.count("<polyline") == 4  # three domains and the cumulative energy
+    svg = figure_of(view.final_bundle["text/html"])
+    title = next(t for t in svg.iter(f"{SVG}text") if t.text == "test — ESTIMATED")  # the live title, orange
+    assert title.get("fill") == _bq.KIND_COLOUR
+    assert {"time (s)", "power (W)", "energy so far (J)", "A100", "CPU package 0", "DRAM 0"} <= set(texts(svg))
+    lines = polylines(svg)
+    assert len(lines) == 4  # three domains and the cumulative energy
+    assert {p.get("stroke") for p in lines} == {*_bq.domain_colours(DOMAINS).values(), _bq.ENERGY_COLOUR}
+    # An SVG image cannot read Lab's CSS variables: it names a UI font stack itself, and a size.
+    assert FONT_FAMILY in svg.get("style") and "var(" not in svg.get("style")
+    assert svg.get("width") == "860" and svg.get("viewBox") == f"0 0 860 {svg.get('height')}"
 
 
 def _all_widgets(view):
@@ -262,22 +288,28 @@ def test_finish_while_the_sampler_thread_pushes():
     assert len(view.figure.power.x) == 25 and view.closed
 
 
-def test_report_figure_is_a_widget_with_fallback():
-    box = report_figure(make_report(50, kind="estimated"))
-    bundle = box._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "ESTIMATED" in bundle["text/html"] and "<svg" in bundle["text/html"]
-    assert len(box.power_figure.power.x) == 50
+def test_report_figure_is_static_with_a_widget_on_request():
+    figure = report_figure(make_report(50, kind="estimated"))
+    bundle = figure._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}  # no widget: a reopened notebook still shows it
+    svg = figure_of(bundle["text/html"])
+    assert "test — ESTIMATED" in texts(svg) and "lepton-report" in bundle["text/html"]
+    assert all(len(p.get("points").split()) == 50 for p in polylines(svg) if not p.get("stroke-dasharray"))
+    box = figure.widget  # the bqplot version, for Voila apps
+    assert box is figure.widget and WIDGET in box._repr_mimebundle_()
+    assert box.fallback_html == bundle["text/html"] and len(box.power_figure.power.x) == 50
 
 
 def test_report_plot_uses_report_figure():
-    assert isinstance(make_report(5).plot(), _bq.FallbackBox)
+    figure = make_report(5).plot()
+    assert isinstance(figure, StaticFigure) and len(polylines(figure_of(figure.html))) == 4
 
 
 def test_svg_of_empty_single_and_constant_traces():
     for n in (0, 1, 2):
         svg = svg_power_figure(np.arange(n) * 0.1, {"gpu:0": np.full(n, 3.0)}, np.arange(n) * 0.3)
         assert svg.startswith("<svg") and svg.endswith("</svg>") and "nan" not in svg
+        ET.fromstring(svg)
 
 
 def test_nice_ceiling():

@@ -1,11 +1,17 @@
 """Sweep: many measured runs, one progress bar, one comparison (real sensors: the CPU estimate)."""
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 from IPython.utils.capture import capture_output
 
 from lepton_lab.errors import InvalidInput
 from lepton_lab.sweep import Sweep
+from lepton_lab.widgets.static import svgs_in
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def busy(n: int) -> int:
@@ -44,10 +50,33 @@ def test_widgets_show_one_bar_and_one_comparison():
                     busy(1000)
     view = sweep._view
     assert view.progress.value == 3 and view.progress.bar_style == "success"
-    assert list(view.comparison.energy_bars.x) == ["run 0", "run 1", "run 2"]
     outputs = captured.outputs
     assert len({o.transient["display_id"] for o in outputs}) == 1  # one display, updated in place
-    assert "<svg" in outputs[-1].data["text/html"]
+    assert WIDGET in outputs[0].data  # widgets while it runs
+    # At exit: the static comparison (SVG images + table), no widget, and the widgets are closed.
+    final = outputs[-1]
+    assert final.update and set(final.data) == {"text/html", "text/plain"} and final.data == view.final_bundle
+    html = final.data["text/html"]
+    energy_svg, duration_svg = [ET.fromstring(svg) for svg in svgs_in(html)]
+    labels = [t.text for t in energy_svg.iter(f"{SVG}text")]
+    assert {"run 0", "run 1", "run 2", "loop — ESTIMATED"} <= set(labels)
+    assert len([r for r in energy_svg.iter(f"{SVG}rect") if r.get("width") != "11"]) == 3
+    assert "<table" in html and "3/3" in html and "run 2" in final.data["text/plain"]
+    assert view.box.comm is None and view.progress.comm is None and view.comparison.view is None
+
+
+def test_a_failing_sweep_says_so_and_ends_static():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.instance()
+    with capture_output() as captured, pytest.raises(ZeroDivisionError):
+        with Sweep(total=2, title="boom", show=True) as sweep:
+            with sweep.measure(label="ok"):
+                busy(1000)
+            1 / 0
+    final = captured.outputs[-1]
+    assert WIDGET not in final.data and "stopped by an error" in final.data["text/html"]
+    assert sweep._view.progress.bar_style == "danger" and len(svgs_in(final.data["text/html"])) == 2
 
 
 def test_a_failing_run_is_recorded_and_propagates():

@@ -395,3 +395,24 @@ def test_summaries_are_built_from_the_measured_tables(mlp):
     assert scheduling.summary(batches, "batch_size")[-1].startswith("least energy per sample: batch_size")
     skipped = tradeoffs.power_cap_sweep(model, data, show=False)  # the CPU workload: nothing to cap
     assert scheduling.summary(skipped, "cap_w") == [skipped.attrs["skipped"]]
+
+
+def test_tradeoff_figure_fallback_is_svg_images():
+    """The lessons' bar charts carry SVG-image fallbacks (decodable XML; ESTIMATED where it is)."""
+    import xml.etree.ElementTree as ET
+
+    import pandas as pd
+
+    from lepton_lab.tradeoffs.plots import tradeoff_figure
+    from lepton_lab.widgets.static import svgs_in
+
+    table = pd.DataFrame({"sparsity": ["0 %", "50 %", "0 %", "50 %"], "method": ["a", "a", "b", "b"],
+                          "energy_j": [2.0, 1.0, 2.5, 1.5], "accuracy": [0.9, 0.8, 0.9, 0.85],
+                          "kind": ["estimated"] * 4})
+    box = tradeoff_figure(table, "sparsity", [("energy_j", "energy (J)"), ("accuracy", "accuracy")], group="method")
+    html = box._repr_mimebundle_()["text/html"]
+    assert "<svg" not in html
+    energy, accuracy = [ET.fromstring(svg) for svg in svgs_in(html)]
+    labels = [t.text for t in energy.iter("{http://www.w3.org/2000/svg}text")]
+    assert "energy (J) — ESTIMATED" in labels and {"a", "b", "0 %", "50 %"} <= set(labels)
+    assert not any("ESTIMATED" in (t.text or "") for t in accuracy.iter("{http://www.w3.org/2000/svg}text"))

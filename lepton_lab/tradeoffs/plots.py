@@ -1,7 +1,7 @@
 """Figures and tables for the lessons: a row of bar charts over one sweep table, and a tidy view.
 
 Presenter code (bqplot, ipywidgets, pandas Styler): only the notebooks import it. Every figure
-carries an SVG fallback so a saved or exported lesson still shows it, and any figure of
+carries an SVG-image fallback so a saved or exported lesson still shows it, and any figure of
 non-measured numbers says ESTIMATED (or REPLAYED) in its title, in the warning colour.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _panel(categories, series: dict, title: str, y_label: str, tick_format: str)
 
 
 def _fallback(categories, series: dict, title: str, y_label: str) -> str:
-    from ..widgets.static import svg_bars
+    from ..widgets.static import img_tag, svg_bars
 
     # The static bars cannot group: one bar per (group, setting), coloured by group with a legend.
     labels = [str(c) for _ in series for c in categories]
@@ -68,8 +68,9 @@ def _fallback(categories, series: dict, title: str, y_label: str) -> str:
         padded = [0.0] * len(labels)
         padded[i * len(categories):(i + 1) * len(categories)] = values
         stacks.append((name if len(series) > 1 else y_label, GROUP_COLOURS[i % len(GROUP_COLOURS)], padded))
-    return svg_bars(labels, stacks, title=title, y_label=y_label, width=max(420, 48 * len(labels)),
-                    warn="ESTIMATED" in title)
+    svg = svg_bars(labels, stacks, title=title, y_label=y_label, width=max(420, 48 * len(labels)),
+                   warn="ESTIMATED" in title)
+    return img_tag(svg, f"{title}: bar chart by setting")  # an image: survives untrusted notebooks
 
 
 def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: str | None = None,
@@ -80,20 +81,25 @@ def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: st
     gives d3 tick formats per column. Shares (accuracy, agreement) are drawn in percent.
     """
     widgets = require("ipywidgets", "lab", "the lesson figures")
-    from ..widgets._bq import FallbackBox
+    from ..widgets.static import StaticFigure
 
-    tag, figures, svgs = _kind_tag(table), [], []
+    tag, panels, svgs = _kind_tag(table), [], []
     for column, label in metrics:
         categories, series = _series(table, x, column, group)
         label = f"{label} (%)" if column in PERCENT_COLUMNS else label
         # accuracy is computed, not sensed: only energy-derived panels carry the ESTIMATED tag
         title = label if column in PERCENT_COLUMNS else f"{label}{tag}"
-        figures.append(_panel(categories, series, title, label, (formats or {}).get(column, ".3~g")))
+        panels.append((categories, series, title, label, (formats or {}).get(column, ".3~g")))
         svgs.append(_fallback(categories, series, title, label))
-    box = FallbackBox([widgets.HBox(figures, layout=widgets.Layout(width="100%", flex_flow="row wrap"))])
-    box.fallback_html = "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(svgs) + "</div>"
-    box.fallback_text = f"<figure: {', '.join(label for _, label in metrics)} by {x}>"
-    return box
+
+    def build_widget():
+        figures = [_panel(*panel) for panel in panels]
+        return widgets.HBox(figures, layout=widgets.Layout(width="100%", flex_flow="row wrap"))
+
+    # Static output (images): a saved lesson, reopened or untrusted, still shows its figures;
+    # ``.widget`` gives the bqplot version.
+    html_out = "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(svgs) + "</div>"
+    return StaticFigure(html_out, f"<figure: {', '.join(label for _, label in metrics)} by {x}>", build_widget)
 
 
 def view(table, columns: Sequence[str], formats: dict | None = None):

@@ -5,10 +5,11 @@ Threads: the view is built and displayed on the main thread; the sampler thread 
 figure's traits inside ``hold_sync`` so each widget sends one message per update. ipykernel
 forwards those messages to the browser while the main thread is still busy with the cell.
 After the cell, :meth:`finish` (main thread again) sends the whole report trace to the widgets
-(their final state), then replaces the display with a static figure (inline SVG + summary, no
+(their final state), then replaces the display with a static figure (an SVG image + the summary, no
 widget mimetype) and closes the widgets. The static output is what a saved notebook shows
 everywhere: JupyterLab does not save widget state by default, and would show "model not found"
-for a widget output reopened without it rather than fall back to the HTML.
+for a widget output reopened without it rather than fall back to the HTML. The SVG is an
+``<img>`` (data URI), not inline ``<svg>``, which Lab strips from untrusted notebooks.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class LivePowerView:
         self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
         self.updates = 0  # pushes to the browser so far
         self.errors = 0  # exceptions swallowed on the sampler thread (and a failed final update)
-        #: The display's final mimebundle (text/html: SVG figure + summary; text/plain), once finished.
+        #: The display's final mimebundle (text/html: SVG image + summary; text/plain), once finished.
         self.final_bundle: dict[str, str] | None = None
         self.closed = False
         self._lock = threading.Lock()
@@ -85,7 +86,7 @@ class LivePowerView:
     def finish(self, report) -> None:
         """Send the whole (decimated) trace to the widgets, then show the static figure instead.
 
-        The display is updated in place to text/html (the SVG figure and the summary) and
+        The display is updated in place to text/html (the SVG image and the summary) and
         text/plain, without the widget mimetype; the widgets are closed afterwards.
         """
         with self._lock:

@@ -1,31 +1,23 @@
-"""Figures of finished measurements: ``report_figure`` (the widget behind ``report.plot()``) and the
-inline-SVG renderings: the final output of every ``%%energy`` cell (drawn like its live bqplot
-figure) and the fallbacks that exported notebooks show where no widget can be drawn.
+"""Static figures of finished measurements: what notebooks keep.
 
-The SVG is written by hand (no matplotlib): it is a few polylines, bars and ticks, and a static
-fallback must not pull a plotting stack into the kernel.
+``report_figure`` (behind ``report.plot()``) and the final output of every ``%%energy`` cell are
+HTML: the figure as an SVG image (see :mod:`.svg`) and the report's summary. No widget mimetype:
+JupyterLab saves no widget state by default, so a widget output reopened later shows "model not
+found" instead of any fallback. ``StaticFigure.widget`` builds the interactive bqplot version on
+request (Voila apps, anyone who wants to zoom).
 """
 from __future__ import annotations
 
-import html
-from typing import Mapping, Sequence
+from typing import Callable, Mapping
 
 import ipywidgets as widgets
 import numpy as np
 
+from .. import units
 from . import _bq
-
-#: JupyterLab's UI font (the live bqplot figure's), its default list where the variable is unset
-#: (exports); set once on the root <svg>.
-_FONT_FAMILY = 'var(--jp-ui-font-family, system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif)'
-_TICK = "font-size='12' fill='#757575'"  # tick labels: grey, as bqplot draws them
-_LABEL = "font-size='13' fill='#424242'"  # axis labels
-_AXIS_COLOUR = "#9e9e9e"
-_GRID_COLOUR = "#e0e0e0"
-_W, _H = 860, 300
-_MARGIN = {"top": 34, "bottom": 62, "left": 64, "right": 62}
-#: The power figure's margins: as the live figure's (60 / 70 px beside the plot for ticks and labels).
-_POWER_MARGIN = {"top": 36, "bottom": 62, "left": 70, "right": 76}
+# Re-exported: callers (tradeoffs.plots, tests) import the SVG helpers from here.
+from .svg import (FONT_FAMILY, format_plain, format_tick, img_tag, svg_bars, svg_power_figure,  # noqa: F401
+                  svgs_in, text_width)
 
 
 def kind_tag(kind: str) -> str:
@@ -33,235 +25,61 @@ def kind_tag(kind: str) -> str:
     return "" if kind == "measured" else f" — {kind.upper()}"
 
 
-def report_figure(report, max_points: int = _bq.MAX_POINTS) -> _bq.FallbackBox:
-    """The power trace of a finished report as a widget (figure + summary) with a static fallback."""
+class StaticFigure:
+    """A figure whose notebook output is static HTML (text/html + text/plain, no widget).
+
+    ``widget`` builds the interactive version (once, on first use) from ``build_widget``.
+    """
+
+    def __init__(self, html: str, text: str, build_widget: Callable[[], widgets.Widget] | None = None):
+        self.html, self.text = html, text
+        self._build_widget = build_widget
+        self._widget: widgets.Widget | None = None
+
+    @property
+    def widget(self) -> widgets.Widget:
+        if self._build_widget is None:
+            return widgets.HTML(self.html)
+        if self._widget is None:
+            self._widget = self._build_widget()
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return {"text/html": self.html, "text/plain": self.text}
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def report_figure(report, max_points: int = _bq.MAX_POINTS) -> StaticFigure:
+    """The power trace of a finished report (SVG image + summary); ``.widget`` for a bqplot one."""
     domains = list(report.domains)
-    labels = {d: _bq.domain_label(d) for d in domains}
-    figure = _bq.PowerFigure(domains, labels)
-    figure.set_title(f"{report.label}{kind_tag(report.kind)}", report.kind == "measured")
     t, power, energy = _bq.decimate_trace(report.trace, domains, report.energy_j, max_points)
-    figure.set_data(t, power, energy)
-    box = _bq.FallbackBox([figure.widget, widgets.HTML(_bq.compact_html(report._repr_html_()))])
-    box.fallback_html = fallback_html(report, t, power, energy)
-    box.fallback_text = str(report)
-    box.power_figure = figure  # kept for tests and for callers that restyle it
-    return box
+
+    def build_widget() -> _bq.FallbackBox:
+        figure = _bq.PowerFigure(domains, {d: _bq.domain_label(d) for d in domains})
+        figure.set_title(f"{report.label}{kind_tag(report.kind)}", report.kind == "measured")
+        figure.set_data(t, power, energy)
+        box = _bq.FallbackBox([figure.widget, widgets.HTML(_bq.compact_html(report._repr_html_()))])
+        box.fallback_html, box.fallback_text = page, str(report)
+        box.power_figure = figure  # kept for tests and for callers that restyle it
+        return box
+
+    page = fallback_html(report, t, power, energy)
+    return StaticFigure(page, str(report), build_widget)
 
 
 def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: str | None = None,
                   labels: Mapping[str, str] | None = None) -> str:
-    """Inline SVG of the trace and the report's HTML summary, for front ends without widgets.
+    """The trace as an SVG image and the report's HTML summary under it.
 
-    Also the final output of a ``%%energy`` cell (see ``LivePowerView.finish``), so it is drawn to
-    look like the live bqplot figure: same title, axes, colours and legend.
+    The final output of a ``%%energy`` cell (see ``LivePowerView.finish``), so it is drawn to look
+    like the live bqplot figure: same title, axes, colours and legend.
     """
     labels = {d: (labels or {}).get(d) or _bq.domain_label(d) for d in power}
     if title is None:
         title = f"{report.label}{kind_tag(report.kind)}"
     svg = svg_power_figure(t, power, energy, title=title, labels=labels, warn=report.kind != "measured")
-    return f"<div class='lepton-figure'>{svg}{report._repr_html_()}</div>"
-
-
-# -- ticks and numbers ----------------------------------------------------------------------------
-def format_tick(value: float) -> str:
-    """Like d3's '~s': 1500 → 1.5k, 0.25 → 250m, 20 → 20."""
-    if value == 0:
-        return "0"
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{prefix}"
-    return f"{value:.3g}"
-
-
-def format_plain(value: float) -> str:
-    """Seconds read better as 0.25 than as 250m."""
-    return f"{value:.3g}"
-
-
-def text_width(text: str, size: float = 12.0) -> float:
-    """About how wide ``text`` is in a sans-serif font (for laying out legends; no font metrics here)."""
-    narrow, wide = set("ijlrtf.,:;'!|()[] "), set("mwMW@%")
-    em = sum(0.32 if c in narrow else 0.9 if c in wide else 0.7 if c.isupper() else 0.6 for c in text)
-    return em * size
-
-
-class _Frame:
-    """Maps data to pixels inside the plot area of a ``width`` × ``height`` SVG."""
-
-    def __init__(self, x_max: float, y_max: float, width: int = _W, height: int = _H,
-                 margin: Mapping[str, int] = _MARGIN):
-        self.x_max, self.y_max, self.width, self.height = x_max, y_max, width, height
-        self.left, self.top = margin["left"], margin["top"]
-        self.right = width - margin["right"]
-        self.bottom = height - margin["bottom"]
-
-    def px(self, x) -> np.ndarray:
-        return self.left + np.asarray(x, dtype=float) / self.x_max * (self.right - self.left)
-
-    def py(self, y, y_max: float | None = None) -> np.ndarray:
-        top = y_max or self.y_max
-        return self.bottom - np.asarray(y, dtype=float) / top * (self.bottom - self.top)
-
-
-def _polyline(xs: np.ndarray, ys: np.ndarray, colour: str, width: float = 2.0, extra: str = "") -> str:
-    if len(xs) == 0:
-        return ""
-    if len(xs) == 1:  # one sample: a dot, so a single reading is still visible
-        return f"<circle cx='{xs[0]:.1f}' cy='{ys[0]:.1f}' r='3' fill='{colour}'/>"
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    return (f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='{width}' "
-            f"stroke-linejoin='round' stroke-linecap='round' {extra}/>")
-
-
-def _axes(frame: _Frame, x_label: str, y_label: str, y2_max: float | None = None, y2_label: str = "",
-          x_ticks: bool = True, tick=format_tick, y2_colour: str = _bq.ENERGY_COLOUR) -> list[str]:
-    """Axes drawn as bqplot draws them: dashed horizontal grid, a line per axis with 6 px outer
-    ticks, small grey tick labels and the axis labels beside them (no frame around the plot)."""
-    grid, parts = [], []
-    left, right, top, bottom = frame.left, frame.right, frame.top, frame.bottom
-    for value in _bq.nice_ticks(frame.y_max):
-        y = float(frame.py(value))
-        if value > 0:
-            grid.append(f"<line x1='{left}' x2='{right}' y1='{y:.1f}' y2='{y:.1f}' stroke='{_GRID_COLOUR}' "
-                        "stroke-dasharray='5,5'/>")
-        parts.append(f"<line x1='{left - 6}' x2='{left}' y1='{y:.1f}' y2='{y:.1f}' stroke='{_AXIS_COLOUR}'/>")
-        parts.append(f"<text x='{left - 9}' y='{y + 4:.1f}' text-anchor='end' {_TICK}>{tick(value)}</text>")
-    for value in _bq.nice_ticks(frame.x_max, 8) if x_ticks else []:
-        x = float(frame.px(value))
-        parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{bottom}' y2='{bottom + 6}' stroke='{_AXIS_COLOUR}'/>")
-        parts.append(f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle' {_TICK}>{value:g}</text>")
-    parts.append(f"<line x1='{left}' x2='{left}' y1='{top}' y2='{bottom}' stroke='{_AXIS_COLOUR}'/>")
-    parts.append(f"<line x1='{left}' x2='{right}' y1='{bottom}' y2='{bottom}' stroke='{_AXIS_COLOUR}'/>")
-    if y2_max:
-        for value in _bq.nice_ticks(y2_max):
-            y = float(frame.py(value, y2_max))
-            parts.append(f"<line x1='{right}' x2='{right + 6}' y1='{y:.1f}' y2='{y:.1f}' stroke='{y2_colour}'/>")
-            parts.append(f"<text x='{right + 9}' y='{y + 4:.1f}' font-size='12' fill='{y2_colour}'>"
-                         f"{format_tick(value)}</text>")
-        parts.append(f"<line x1='{right}' x2='{right}' y1='{top}' y2='{bottom}' stroke='{y2_colour}'/>")
-        parts.append(_vertical_label(frame.width - 14, frame, y2_label, colour=y2_colour))
-    if x_label:
-        parts.append(f"<text x='{(left + right) / 2:.0f}' y='{bottom + 36}' text-anchor='middle' {_LABEL}>"
-                     f"{html.escape(x_label)}</text>")
-    parts.append(_vertical_label(16, frame, y_label))
-    return grid + parts
-
-
-def _vertical_label(x: float, frame: _Frame, text: str, colour: str = "#424242") -> str:
-    y = (frame.top + frame.bottom) / 2
-    return (f"<text x='{x}' y='{y:.0f}' transform='rotate(-90 {x} {y:.0f})' text-anchor='middle' "
-            f"font-size='13' fill='{colour}'>{html.escape(text)}</text>")
-
-
-def _legend_rows(entries: Sequence[tuple[str, str, str]], x0: float, x_max: float) -> list[list[tuple]]:
-    """Entries laid out left to right from ``x0``, wrapping before ``x_max``: rows of (x, entry)."""
-    rows: list[list[tuple]] = [[]]
-    x = x0
-    for entry in entries:
-        width = 26 + text_width(entry[0]) + 20
-        if rows[-1] and x + width - 20 > x_max:
-            rows.append([])
-            x = x0
-        rows[-1].append((x, entry))
-        x += width
-    return rows
-
-
-def _legend(rows: Sequence[Sequence[tuple]], y0: float) -> list[str]:
-    """Swatches and labels (``line``, ``dashed`` or ``box``), like the widget's legend row under
-    the plot: an in-plot legend would hide data."""
-    parts = []
-    for i, row in enumerate(rows):
-        y = y0 + 18 * i
-        for x, (label, colour, style) in row:
-            if style == "box":
-                parts.append(f"<rect x='{x + 4:.1f}' y='{y - 9}' width='11' height='11' fill='{colour}'/>")
-            else:
-                dash = " stroke-dasharray='5,3'" if style == "dashed" else ""
-                parts.append(f"<line x1='{x:.1f}' x2='{x + 20:.1f}' y1='{y - 4}' y2='{y - 4}' stroke='{colour}' "
-                             f"stroke-width='2'{dash}/>")
-            parts.append(f"<text x='{x + 26:.1f}' y='{y}' font-size='12' fill='#212121'>{html.escape(label)}</text>")
-    return parts
-
-
-def _svg(parts: Sequence[str], title: str, width: int = _W, height: int = _H, warn: bool = False) -> str:
-    colour = _bq.KIND_COLOUR if warn else "#212121"
-    weight = "600" if warn else "500"
-    head = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='100%' "
-            f"style='max-width:{width}px;background:white;display:block;font-family:{_FONT_FAMILY}' "
-            f"role='img' aria-label='{html.escape(title, True)}'>")
-    size = min(14.0, max(10.0, 14.0 * (width - 16) / max(1.0, text_width(title, 14.0) * 1.18)))  # bold: wider
-    title_svg = (f"<text x='{width / 2:.0f}' y='22' text-anchor='middle' font-size='{size:.3g}' "
-                 f"font-weight='{weight}' fill='{colour}'>{html.escape(title)}</text>")
-    return head + title_svg + "".join(parts) + "</svg>"
-
-
-def svg_power_figure(t, power: Mapping[str, np.ndarray], energy, *, title: str = "",
-                     labels: Mapping[str, str] | None = None, warn: bool = False) -> str:
-    """The live figure as inline SVG: watts per domain (left axis), cumulative joules (right).
-
-    Bounds and ticks are the live figure's (``PowerFigure.set_data``): the same data draws alike.
-    """
-    labels = labels or {}
-    t = np.asarray(t, dtype=float)
-    energy = np.asarray(energy, dtype=float)
-    colours = _bq.domain_colours(list(power))
-    entries = [(labels.get(d) or _bq.domain_label(d), colours[d], "line") for d in power]
-    entries.append(("energy so far (J, right axis)", _bq.ENERGY_COLOUR, "dashed"))
-    rows = _legend_rows(entries, _POWER_MARGIN["left"], _W - 8)
-    height = _H + 18 * (len(rows) - 1)
-    peak = max((float(np.max(p)) for p in power.values() if len(p)), default=0.0)
-    frame = _Frame(_bq.nice_ceiling(float(t[-1]) if len(t) else 0.0), _bq.nice_ceiling(peak * 1.1),
-                   _W, height, {**_POWER_MARGIN, "bottom": _POWER_MARGIN["bottom"] + 18 * (len(rows) - 1)})
-    joules_max = _bq.nice_ceiling(float(np.max(energy)) * 1.05 if len(energy) else 0.0)
-    parts = _axes(frame, "time (s)", "power (W)", joules_max, "energy so far (J)")
-    t0, e0 = _bq.from_origin(t, energy)
-    # The dashed energy line under the power lines, as in the live figure (its mark comes second
-    # there, but the solid lines are what one reads first).
-    parts.append(_polyline(frame.px(t0), frame.py(e0, joules_max), _bq.ENERGY_COLOUR, 1.5,
-                           "stroke-dasharray='6,4'"))
-    for domain, watts in power.items():
-        parts.append(_polyline(frame.px(t), frame.py(watts), colours[domain]))
-    if not len(t):
-        parts.append(f"<text x='{(frame.left + frame.right) / 2:.0f}' y='{(frame.top + frame.bottom) / 2:.0f}' "
-                     f"text-anchor='middle' font-size='12' fill='#757575'>no samples: the run was shorter than "
-                     "one sampling interval</text>")
-    return _svg(parts + _legend(rows, frame.bottom + 56), title, _W, height, warn=warn)
-
-
-def svg_bars(categories: Sequence[str], stacks: Sequence[tuple[str, str, Sequence[float]]], *,
-             title: str, y_label: str, width: int = 420, height: int = _H, tick=format_tick,
-             warn: bool = False) -> str:
-    """Vertical bars, stacked: ``stacks`` is (legend label, colour, one value per category)."""
-    n = max(1, len(categories))
-    totals = [sum(values[i] for _, _, values in stacks) for i in range(len(categories))]
-    rows = _legend_rows([(label, colour, "line") for label, colour, _ in stacks], _MARGIN["left"], width - 8)
-    extra = 18 * (len(rows) - 1) if len(stacks) > 1 else 0  # legend rows below the first: a taller SVG
-    height += extra
-    frame = _Frame(float(n), _bq.nice_ceiling(max(totals, default=0.0) * 1.05), width, height,
-                   {**_MARGIN, "bottom": _MARGIN["bottom"] + extra})
-    parts = _axes(frame, "", y_label, x_ticks=False, tick=tick)
-    slot = (frame.right - frame.left) / n
-    for i, category in enumerate(categories):
-        x, base = frame.left + slot * (i + 0.15), 0.0
-        for _label, colour, values in stacks:
-            top = base + max(0.0, values[i])
-            y0, y1 = float(frame.py(base)), float(frame.py(top))
-            parts.append(f"<rect x='{x:.1f}' y='{y1:.1f}' width='{slot * 0.7:.1f}' height='{y0 - y1:.1f}' "
-                         f"fill='{colour}'/>")
-            base = top
-        parts.append(f"<text x='{x + slot * 0.35:.1f}' y='{frame.bottom + 17}' text-anchor='middle' {_TICK}>"
-                     f"{html.escape(_shorten(category, slot))}</text>")
-    if len(stacks) > 1:
-        parts += _legend(rows, frame.bottom + 36)
-    return _svg(parts, title, width, height, warn)
-
-
-def _shorten(text: str, slot_px: float) -> str:
-    """``text``, cut with an ellipsis to fit a bar's slot (12 px tick labels), at least 3 characters."""
-    if text_width(text) <= slot_px * 0.95:
-        return text
-    cut = len(text)
-    while cut > 3 and text_width(text[:cut] + "…") > slot_px * 0.95:
-        cut -= 1
-    return text[:cut].rstrip() + "…"
+    alt = (f"{title}: power over {units.format_duration(report.duration_s)}, "
+           f"{units.format_energy(report.energy_j)} in total")
+    return f"<div class='lepton-figure'>{img_tag(svg, alt)}{report._repr_html_()}</div>"
