@@ -415,4 +415,6 @@ def test_tradeoff_figure_fallback_is_svg_images():
     energy, accuracy = [ET.fromstring(svg) for svg in svgs_in(html)]
     labels = [t.text for t in energy.iter("{http://www.w3.org/2000/svg}text")]
     assert "energy (J) — ESTIMATED" in labels and {"a", "b", "0 %", "50 %"} <= set(labels)
-    assert not any("ESTIMATED" in (t.text or "") for t in accuracy.iter("{http://www.w3.org/2000/svg}text"))
+    accuracy_labels = [t.text or "" for t in accuracy.iter("{http://www.w3.org/2000/svg}text")]
+    assert not any("ESTIMATED" in label for label in accuracy_labels)
+    assert "100" in accuracy_labels and "150" not in accuracy_labels  # shares end at 100 %

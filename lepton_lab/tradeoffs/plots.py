@@ -37,6 +37,12 @@ def _series(table, x: str, column: str, group: str | None):
     return categories, series
 
 
+def _percent_top(series: dict, y_label: str) -> float | None:
+    """Shares (accuracy, agreement) get a 0-100 % axis unless a value goes beyond it."""
+    top = max((v for values in series.values() for v in values), default=0.0)
+    return 100.0 if y_label.endswith("(%)") and top <= 100.0 else None
+
+
 def _panel(categories, series: dict, title: str, y_label: str, tick_format: str):
     bqplot = require("bqplot", "lab", "the lesson figures")
     widgets = require("ipywidgets", "lab", "the lesson figures")
@@ -45,7 +51,7 @@ def _panel(categories, series: dict, title: str, y_label: str, tick_format: str)
     top = max((v for values in series.values() for v in values), default=0.0)
     x_scale = bqplot.OrdinalScale()
     # explicit y range: bqplot views break for good on data-derived domains of constant data
-    y_scale = bqplot.LinearScale(min=0.0, max=nice_ceiling(top * 1.1, floor=1e-9))
+    y_scale = bqplot.LinearScale(min=0.0, max=_percent_top(series, y_label) or nice_ceiling(top * 1.1, floor=1e-9))
     bars = bqplot.Bars(x=[str(c) for c in categories], y=list(series.values()), type="grouped",
                        colors=GROUP_COLOURS[:len(series)], labels=list(series), padding=0.2,
                        display_legend=len(series) > 1, scales={"x": x_scale, "y": y_scale})
@@ -69,7 +75,7 @@ def _fallback(categories, series: dict, title: str, y_label: str) -> str:
         padded[i * len(categories):(i + 1) * len(categories)] = values
         stacks.append((name if len(series) > 1 else y_label, GROUP_COLOURS[i % len(GROUP_COLOURS)], padded))
     svg = svg_bars(labels, stacks, title=title, y_label=y_label, width=max(420, 48 * len(labels)),
-                   warn="ESTIMATED" in title)
+                   warn="ESTIMATED" in title, y_max=_percent_top(series, y_label))
     return img_tag(svg, f"{title}: bar chart by setting")  # an image: survives untrusted notebooks
 
 

@@ -217,14 +217,17 @@ def svg_power_figure(t, power: Mapping[str, np.ndarray], energy, *, title: str =
 
 def svg_bars(categories: Sequence[str], stacks: Sequence[tuple[str, str, Sequence[float]]], *,
              title: str, y_label: str, width: int = 420, height: int = _H, tick=format_tick,
-             warn: bool = False) -> str:
-    """Vertical bars, stacked: ``stacks`` is (legend label, colour, one value per category)."""
+             warn: bool = False, y_max: float | None = None) -> str:
+    """Vertical bars, stacked: ``stacks`` is (legend label, colour, one value per category).
+
+    ``y_max`` fixes the top of the axis (100 for percentages), else it is a round number above the data.
+    """
     n = max(1, len(categories))
     totals = [sum(values[i] for _, _, values in stacks) for i in range(len(categories))]
     rows = _legend_rows([(label, colour, "box") for label, colour, _ in stacks], _MARGIN["left"], width - 8)
     extra = 18 * (len(rows) - 1) if len(stacks) > 1 else 0  # legend rows below the first: a taller SVG
     height += extra
-    frame = _Frame(float(n), _bq.nice_ceiling(max(totals, default=0.0) * 1.05), width, height,
+    frame = _Frame(float(n), y_max or _bq.nice_ceiling(max(totals, default=0.0) * 1.05), width, height,
                    {**_MARGIN, "bottom": _MARGIN["bottom"] + extra})
     parts = _axes(frame, "", y_label, x_ticks=False, tick=tick)
     slot = (frame.right - frame.left) / n
