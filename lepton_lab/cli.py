@@ -1,4 +1,4 @@
-"""``lepton-lab``: sensors | measure -- CMD | history | regions | serve."""
+"""``lepton-lab``: sensors | measure -- CMD | history | export | regions | serve."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="stored measurements, newest first")
     history.add_argument("--limit", "-n", type=int, default=20)
     history.add_argument("--csv", action="store_true", help="CSV on stdout")
+    export = commands.add_parser("export", help="write one stored report as JSON (for the what-if apps)")
+    export.add_argument("key", help="ledger id or label (the newest with that label)")
+    export.add_argument("--output", "-o", default=None, help="file to write (default: stdout)")
     commands.add_parser("regions", help="carbon-intensity regions shipped with lepton_lab")
     serve = commands.add_parser("serve", help="publish the what-if apps with Voila")
     serve.add_argument("rest", nargs=argparse.REMAINDER)
@@ -98,6 +101,20 @@ def _cmd_history(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    import json
+
+    from .ledger import Ledger
+
+    report = Ledger().get(args.key)
+    if args.output:
+        print(f"wrote {report.save(args.output)}", file=sys.stderr)
+    else:
+        json.dump(report.to_dict(), sys.stdout)
+        print()
+    return 0
+
+
 def _cmd_regions(args) -> int:
     from .carbon import regions
 
@@ -113,7 +130,7 @@ def _cmd_serve(args) -> int:
 
 
 COMMANDS = {"sensors": _cmd_sensors, "measure": _cmd_measure, "history": _cmd_history,
-            "regions": _cmd_regions, "serve": _cmd_serve}
+            "export": _cmd_export, "regions": _cmd_regions, "serve": _cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

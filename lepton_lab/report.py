@@ -165,6 +165,41 @@ class EnergyReport:
         fields.update(domains=domains, carbon=carbon)
         return cls(**fields)
 
+    def save(self, path) -> str:
+        """Write the report as JSON (what the what-if apps accept as an upload); returns the path."""
+        import json
+        import os
+
+        from .errors import InvalidInput
+
+        target = os.fspath(path)
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                json.dump(self.to_dict(), handle)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the report to {target} ({exc.strerror}): choose a writable path") from None
+        return target
+
+    @classmethod
+    def load(cls, path) -> "EnergyReport":
+        """Read a report written by :meth:`save` (or ``lepton-lab export``)."""
+        import json
+        import os
+
+        from .errors import InvalidInput
+
+        source = os.fspath(path)
+        try:
+            with open(source, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {source} ({exc.strerror})") from None
+        except ValueError:
+            raise InvalidInput(f"{source} is not JSON: save reports with report.save(path)") from None
+        if not isinstance(data, dict):
+            raise InvalidInput(f"{source} is not a lepton_lab report: save reports with report.save(path)")
+        return cls.from_dict(data)
+
     # -- display --------------------------------------------------------------------------
     def headline(self) -> str:
         """One line: label, energy, power, duration, and what kind of numbers these are."""

@@ -129,3 +129,16 @@ def test_compare_by_label_and_report():
     assert list(table["label"]) == ["a", "b"]
     with pytest.raises(InvalidInput):
         lepton_lab.compare("no-such-label")
+
+
+def test_report_save_and_load(tmp_path):
+    with lepton_lab.measure(label="saved-file") as m:
+        busy(0.05)
+    path = m.report.save(tmp_path / "report.json")
+    back = lepton_lab.EnergyReport.load(path)
+    assert back.label == "saved-file" and back.energy_j == m.report.energy_j
+    with pytest.raises(InvalidInput, match="cannot write"):
+        m.report.save(tmp_path / "no-such-dir" / "r.json")
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(InvalidInput, match="not a lepton_lab report"):
+        lepton_lab.EnergyReport.load(tmp_path / "bad.json")

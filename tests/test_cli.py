@@ -62,3 +62,17 @@ def test_unwritable_ledger_still_prints_report(tmp_path):
     blocker.write_text("")
     out = run("measure", "--", "true", env_extra={"LEPTON_LAB_LEDGER": str(blocker / "l.sqlite")})
     assert out.returncode == 0 and "measurement not saved" in out.stderr and "energy" in out.stderr
+
+
+def test_export_writes_a_report_the_apps_can_read(tmp_path):
+    run("measure", "--label", "to-export", "--", "true")
+    target = tmp_path / "r.json"
+    out = run("export", "to-export", "-o", str(target))
+    assert out.returncode == 0 and "wrote" in out.stderr
+    from lepton_lab.report import EnergyReport
+    from lepton_lab.whatif.reports import report_from_bytes
+
+    assert EnergyReport.load(target).label == "to-export"
+    assert report_from_bytes(target.read_bytes()).label == "to-export"
+    missing = run("export", "nope")
+    assert missing.returncode == 2 and "no measurement with id or label 'nope'" in missing.stderr

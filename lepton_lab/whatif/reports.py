@@ -13,7 +13,7 @@ from .checks import number
 
 #: Largest report file accepted (a report with a 10k-point trace per domain is well under 5 MB).
 MAX_REPORT_BYTES = 20 * 1024 * 1024
-HOW_TO_SAVE = "save one with json.dump(report.to_dict(), open('report.json', 'w'))"
+HOW_TO_SAVE = "save one with report.save('report.json') or `lepton-lab export LABEL -o report.json`"
 
 
 def report_from_bytes(content: bytes, name: str = "the file") -> EnergyReport:

@@ -32,7 +32,7 @@ class ReportPicker:
         self.reload = W.Button(icon="refresh", tooltip="Reload the ledger", layout=W.Layout(flex="0 0 36px"))
         self.upload = W.FileUpload(accept=".json,application/json", multiple=False,
                                    description="Upload report .json", layout=W.Layout(width="auto"),
-                                   tooltip="A file saved with json.dump(report.to_dict(), f)")
+                                   tooltip="A file saved with report.save(path) or lepton-lab export")
         self.status = W.HTML().add_class("ll-note")
         self.dropdown.observe(self._picked, names="value")
         self.upload.observe(self._uploaded, names="value")
