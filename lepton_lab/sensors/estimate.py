@@ -63,6 +63,8 @@ def _resolve_tdp(n_cpus: int) -> tuple[float, str]:
 class EstimateSensor(Sensor):
     name = "estimate"
     kind = ESTIMATED
+    #: Linux counts CPU time in ticks of 1/USER_HZ = 10 ms: shorter cells see only a few ticks.
+    update_period_s = 0.01
 
     def __init__(self, reason: str | None, clock: Callable[[], float] = time.monotonic, busy_times=_cpu_busy_times):
         super().__init__(clock)
