@@ -63,10 +63,16 @@ class EnergyMagics(Magics):
         if self.active is not None:  # a previous cell never reached post_run_cell (silent run)
             self.active.finish("ok", None)
             self.active = None
+        self.active = self._begin(argstring)
+
+    def _begin(self, argstring: str) -> CellMeasurement:
+        """Parse the ``%%energy`` options and start measuring (both paths); bad input is a UsageError."""
         options = parse_argstring(self.energy, argstring)
+        if options.subcommand:
+            raise UsageError(f"unexpected argument(s) {' '.join(options.subcommand)!r}: %%energy takes only options")
         measurement = _with_usage_errors(CellMeasurement.from_args, self.shell, options)
         _with_usage_errors(measurement.start)
-        self.active = measurement
+        return measurement
 
     def post_run_cell(self, result) -> None:
         measurement, self.active = self.active, None
@@ -106,11 +112,7 @@ class EnergyMagics(Magics):
         """
         if cell is None:
             return self._line(line)
-        options = parse_argstring(self.energy, line)
-        if options.subcommand:
-            raise UsageError(f"unexpected argument(s) {' '.join(options.subcommand)!r}: %%energy takes only options")
-        measurement = _with_usage_errors(CellMeasurement.from_args, self.shell, options)
-        _with_usage_errors(measurement.start)
+        measurement = self._begin(line)
         status, error = "ok", None
         try:
             return run_body(self.shell, cell)
