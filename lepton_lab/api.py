@@ -20,8 +20,8 @@ class measure:
 
     def __init__(self, label=None, interval=0.1, sensors=None, gpus=None, region=None, pue=None,
                  baseline=0.0, save=True):
-        options = MeasureOptions(label=label, interval_s=interval, sensors=sensors, gpus=gpus,
-                                 region=region, pue=pue, baseline_s=baseline, save=save)
+        options = MeasureOptions.from_user(label=label, interval=interval, sensors=sensors, gpus=gpus,
+                                           region=region, pue=pue, baseline=baseline, save=save)
         self._measurement = Measurement(options)
         self.report: EnergyReport | None = None
 

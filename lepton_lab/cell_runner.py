@@ -36,16 +36,8 @@ class CellMeasurement:
     @classmethod
     def from_args(cls, shell, args) -> "CellMeasurement":
         var = validate_variable_name(args.var) if args.var is not None else None
-        options = MeasureOptions(
-            label=args.label,
-            interval_s=args.interval,
-            sensors=args.sensors,
-            gpus=args.gpus,
-            region=args.region,
-            pue=args.pue,
-            baseline_s=args.baseline,
-        )
-        return cls(shell, Measurement(options), quiet=args.quiet, plot=not args.no_plot, var=var)
+        measurement = Measurement(MeasureOptions.from_namespace(args))
+        return cls(shell, measurement, quiet=args.quiet, plot=not args.no_plot, var=var)
 
     def start(self) -> None:
         global _announced_fallback

@@ -57,9 +57,7 @@ def _cmd_measure(args) -> int:
     if shutil.which(cmd[0]) is None:
         print(f"lepton-lab: command not found: {cmd[0]}", file=sys.stderr)
         return 127
-    options = MeasureOptions(label=args.label or " ".join(cmd)[:80], interval_s=args.interval,
-                             sensors=args.sensors, gpus=args.gpus, region=args.region, pue=args.pue,
-                             baseline_s=args.baseline)
+    options = MeasureOptions.from_namespace(args, label=args.label or " ".join(cmd)[:80])
     measurement = Measurement(options, cached_sensors=False)
     if measurement.options.baseline_s:
         print(f"lepton-lab: measuring idle power for {measurement.options.baseline_s:g} s", file=sys.stderr)

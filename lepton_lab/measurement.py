@@ -43,6 +43,19 @@ class MeasureOptions:
     baseline_s: float = 0.0
     save: bool = True
 
+    @classmethod
+    def from_user(cls, *, label=None, interval=DEFAULT_INTERVAL_S, sensors=None, gpus=None, region=None,
+                  pue=None, baseline=0.0, save=True) -> "MeasureOptions":
+        """From the names users type (``-i/--interval``, ``--baseline``, ``measure(interval=...)``)."""
+        return cls(label=label, interval_s=interval, sensors=sensors, gpus=gpus, region=region, pue=pue,
+                   baseline_s=baseline, save=save)
+
+    @classmethod
+    def from_namespace(cls, args, **overrides) -> "MeasureOptions":
+        """From parsed ``%%energy`` or ``lepton-lab measure`` flags (same option names)."""
+        names = ("label", "interval", "sensors", "gpus", "region", "pue", "baseline")
+        return cls.from_user(**{**{name: getattr(args, name) for name in names}, **overrides})
+
     def validated(self) -> "MeasureOptions":
         """A copy with every field checked and normalised; raises a one-line InvalidInput."""
         return replace(

@@ -119,8 +119,6 @@ def _discover(wanted, gpus, clock) -> Discovery:
     found = Discovery()
     explicit = wanted is not None
     to_try = [n for n in (wanted or _MEASURED_SENSORS) if n in _MEASURED_SENSORS]
-    if not explicit and gpus is not None:
-        to_try = ["nvml", "rapl"]
     for name in to_try:
         try:
             found.sensors.append(_open(name, gpus, clock, None))
