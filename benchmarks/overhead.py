@@ -25,16 +25,22 @@ def _shell():
     return shell
 
 
-def empty_cell_overhead_ms(shell, repeats: int, flags: str) -> dict:
+def _interleaved(shell, body: str, flags: str, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds per run of ``body`` plain and under ``%%energy``, alternated so drift hits both alike."""
     plain, measured = [], []
-    for _ in range(repeats):  # interleaved so drift hits both alike
+    for _ in range(rounds):
         t0 = time.perf_counter()
-        shell.run_cell("pass")
+        shell.run_cell(body)
         t1 = time.perf_counter()
-        shell.run_cell(f"%%energy -q {flags}\npass")
+        shell.run_cell(f"%%energy -q {flags}\n{body}")
         t2 = time.perf_counter()
         plain.append(t1 - t0)
         measured.append(t2 - t1)
+    return plain, measured
+
+
+def empty_cell_overhead_ms(shell, repeats: int, flags: str) -> dict:
+    plain, measured = _interleaved(shell, "pass", flags, repeats)
     return {
         "plain_median_ms": statistics.median(plain) * 1e3,
         "energy_median_ms": statistics.median(measured) * 1e3,
@@ -63,15 +69,7 @@ def _spin(n: int) -> int:
 def cpu_cell_slowdown(shell, rounds: int, flags: str) -> dict:
     n = _calibrate(2.0)
     shell.user_ns.update(_spin=_spin, _n=n)
-    plain, measured = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        shell.run_cell("_r = _spin(_n)")
-        t1 = time.perf_counter()
-        shell.run_cell(f"%%energy -q {flags}\n_r = _spin(_n)")
-        t2 = time.perf_counter()
-        plain.append(t1 - t0)
-        measured.append(t2 - t1)
+    plain, measured = _interleaved(shell, "_r = _spin(_n)", flags, rounds)
     p, m = statistics.median(plain), statistics.median(measured)
     # Each pair ran back to back, so its ratio cancels slow drifts of the machine's speed.
     paired = statistics.median(b / a for a, b in zip(plain, measured))

@@ -153,13 +153,19 @@ def _check_final_figure(page, name: str) -> None:
     assert "browser-4s" in output.inner_text() and "ESTIMATED" in output.inner_text()  # the summary, as HTML
 
 
-def _check_comparison(page, name: str) -> None:
-    """Two bar charts (SVG images) over 'browser-4s' and 'short', the table under them; no widget."""
-    energy, duration = _images(page, COMPARE_CELL, count=2)
-    output = _cell_output(page, COMPARE_CELL)
+def _static_output(page, cell: int, name: str):
+    """The cell's two SVG images and its output, screenshotted; fails on a widget error."""
+    images = _images(page, cell, count=2)
+    output = _cell_output(page, cell)
     output.scroll_into_view_if_needed()
     output.screenshot(path=str(screenshot_path(name)))
     _no_widget_error(output)
+    return images, output
+
+
+def _check_comparison(page, name: str) -> None:
+    """Two bar charts (SVG images) over 'browser-4s' and 'short', the table under them; no widget."""
+    (energy, duration), output = _static_output(page, COMPARE_CELL, name)
     for image in (energy, duration):
         assert {"browser-4s", "short"} <= set(image["labels"]) and image["width"] > 150
         assert len([r for r in image["root"].iter(f"{SVG}rect") if r.get("width") != "11"]) == 2
@@ -170,11 +176,7 @@ def _check_comparison(page, name: str) -> None:
 
 def _check_sweep(page, name: str) -> None:
     """The finished sweep: static comparison of its two runs (the widgets are gone)."""
-    energy, _ = _images(page, SWEEP_CELL, count=2)
-    output = _cell_output(page, SWEEP_CELL)
-    output.scroll_into_view_if_needed()
-    output.screenshot(path=str(screenshot_path(name)))
-    _no_widget_error(output)
+    (energy, _), output = _static_output(page, SWEEP_CELL, name)
     assert {"n=1", "n=2"} <= set(energy["labels"]) and "2/2" in output.inner_text()
 
 
