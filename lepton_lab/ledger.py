@@ -74,6 +74,7 @@ class Ledger:
             return connection
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # timeout= is SQLite's busy timeout: a writer waits up to 30 s for another one's lock.
             connection = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
             self._initialise(connection)
         except (OSError, sqlite3.Error) as exc:
@@ -98,7 +99,6 @@ class Ledger:
                 ) from None
 
     def _initialise(self, connection: sqlite3.Connection) -> None:
-        connection.execute("PRAGMA busy_timeout = 30000")
         connection.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a crashed kernel loses nothing committed; only a power cut can lose the
         # last measurement, and no save waits for an fsync.

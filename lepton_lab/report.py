@@ -7,7 +7,9 @@ every rendering.
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -167,9 +169,6 @@ class EnergyReport:
 
     def save(self, path) -> str:
         """Write the report as JSON (what the what-if apps accept as an upload); returns the path."""
-        import json
-        import os
-
         from .errors import InvalidInput
 
         target = os.fspath(path)
@@ -183,9 +182,6 @@ class EnergyReport:
     @classmethod
     def load(cls, path) -> "EnergyReport":
         """Read a report written by :meth:`save` (or ``lepton-lab export``)."""
-        import json
-        import os
-
         from .errors import InvalidInput
 
         source = os.fspath(path)
