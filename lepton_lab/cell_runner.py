@@ -5,8 +5,12 @@ import ast
 import sys
 
 from .measurement import Measurement, MeasureOptions, validate_variable_name
+from .report import status_for
 
 _announced_fallback = False
+#: Metadata on every output lepton_lab adds to a cell, so tools (and the corpus test) can tell
+#: them from the cell's own outputs.
+OUTPUT_METADATA = {"lepton_lab": {"output": "measurement"}}
 
 
 def _has_widget_frontend(shell) -> bool:
@@ -31,6 +35,7 @@ class CellMeasurement:
         self.plot = plot and not quiet
         self.var = var
         self.view = None
+        self.clears: ClearOutputWatch | None = None
         self._finished = False
 
     @classmethod
@@ -40,23 +45,30 @@ class CellMeasurement:
         return cls(shell, measurement, quiet=args.quiet, plot=not args.no_plot, var=var)
 
     def start(self) -> None:
+        """Start measuring (and the live view). On any failure, nothing is left running."""
         global _announced_fallback
         m = self.measurement
+        frontend = self.plot and _has_widget_frontend(self.shell)
         if m.options.baseline_s and not self.quiet:
             _say(f"measuring idle power for {m.options.baseline_s:g} s before the cell (--baseline)")
-        if self.plot and _has_widget_frontend(self.shell):
+        if frontend:
             try:  # import before measuring: loading bqplot (~0.5 s of CPU) is not the cell's work
                 import lepton_lab.widgets.live  # noqa: F401
             except ImportError:
                 pass  # _start_live_view says why
         m.start()
-        if m.fallback_reason and not _announced_fallback and not self.quiet:
-            _announced_fallback = True
-            missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
-            _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
-                 "`%energy sensors` says how to enable one.")
-        if self.plot and _has_widget_frontend(self.shell):
-            self._start_live_view()
+        try:
+            if m.fallback_reason and not _announced_fallback and not self.quiet:
+                _announced_fallback = True
+                missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
+                _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
+                     "`%energy sensors` says how to enable one.")
+            if frontend:
+                self._start_live_view()
+        except BaseException:  # Ctrl-C here, say: stop the sampler and record nothing
+            m.discard()
+            self._close_view()
+            raise
 
     def _start_live_view(self) -> None:
         try:
@@ -66,16 +78,26 @@ class CellMeasurement:
         except ImportError as exc:
             _say(f"no live plot ({exc}): pip install 'lepton_lab[lab]'; the summary follows the cell")
             return
-        self.view.display()
+        self.view.display(metadata=OUTPUT_METADATA)
+        self.clears = ClearOutputWatch(self.shell)
         self.measurement.subscribe(self.view.on_sample)
 
-    def finish(self, status: str, error: BaseException | None) -> None:
+    def _close_view(self) -> None:
+        if self.clears is not None:
+            self.clears.close()
+        if self.view is not None:
+            self.view.close()
+
+    def finish(self, error: BaseException | None) -> None:
         """Stop, store and show. Never raises: the cell's own outcome must reach the user intact."""
         if self._finished:
             return
         self._finished = True
+        cleared = self.clears is not None and self.clears.count > 0
+        if self.clears is not None:
+            self.clears.close()
         try:
-            report = self.measurement.stop(status, error)
+            report = self.measurement.stop(status_for(error), error)
         except Exception as exc:  # a broken sensor must not hide the cell's exception
             _say(f"the measurement failed and was not recorded ({type(exc).__name__}: {exc})")
             return
@@ -84,19 +106,57 @@ class CellMeasurement:
         if self.var:
             self.shell.user_ns[self.var] = report
         try:
-            self._show(report)
+            self._show(report, cleared)
         except Exception as exc:
             _say(f"could not draw the report ({type(exc).__name__}: {exc}); it is in lepton_lab.last_report()")
 
-    def _show(self, report) -> None:
+    def _show(self, report, cleared: bool) -> None:
         if self.view is not None:
-            self.view.finish(report)
+            # Cleared by the cell (or about to be, by a pending clear_output(wait=True)): the
+            # figure and summary go after the cell's last output instead of into a display
+            # that is gone.
+            self.view.finish(report, metadata=OUTPUT_METADATA, redisplay=cleared)
             return
         if self.quiet:
             return
         from IPython.display import display
 
-        display(report)
+        display(report, metadata=OUTPUT_METADATA)
+
+
+class ClearOutputWatch:
+    """Counts ``clear_output`` calls on the shell's display publisher while a cell is measured.
+
+    ``IPython.display.clear_output`` goes through ``shell.display_pub.clear_output``; wrapping it
+    on the instance is the one place that sees the cell clear its own output area.
+    """
+
+    def __init__(self, shell):
+        self.count = 0
+        self._publisher = getattr(shell, "display_pub", None)
+        original = getattr(self._publisher, "clear_output", None)
+        if original is None:
+            self._publisher = None
+            return
+        watch = self
+
+        def clear_output(wait: bool = False):
+            if watch._publisher is not None:
+                watch.count += 1
+            return original(wait)
+
+        self._wrapper = clear_output
+        self._original = original
+        self._publisher.clear_output = clear_output
+
+    def close(self) -> None:
+        """Stop counting; unwrap when ours is the outermost wrapper (nested cells unwrap in turn)."""
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None and publisher.__dict__.get("clear_output") is self._wrapper:
+            if getattr(self._original, "__self__", None) is publisher:
+                del publisher.clear_output  # the class's own method again
+            else:
+                publisher.clear_output = self._original
 
 
 def run_body(shell, cell: str):

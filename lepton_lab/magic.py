@@ -2,47 +2,24 @@
 
 Two paths run a measured cell:
 
-* **Kernel path** (what a notebook uses). An input transformer replaces the ``%%energy`` line by
-  one call that starts the measurement, keeping the cell's own lines (and line numbers) as they
-  are; IPython then runs the body as an ordinary cell, so ``%magics``, ``!shell``, the displayed
-  last value, ``_``, top-level ``await``, tracebacks and the failed-cell status are untouched.
-  The ``post_run_cell`` event stops the measurement with the cell's outcome.
-* **Classic path**: ``run_cell_magic('energy', ...)`` (nested magics, scripts) runs the body
-  itself inside try/finally. It cannot support top-level ``await``.
+* **Cell path** (a notebook, terminal IPython): :mod:`lepton_lab.cell_hooks` removes the
+  ``%%energy`` line before IPython looks at the cell, starts measuring in ``pre_run_cell`` and
+  stops in ``post_run_cell``; the body runs exactly as it would without the magic.
+* **Classic path**: ``run_cell_magic('energy', ...)``, which IPython itself calls where the line
+  stays (``%%time`` above ``%%energy``, a silent run, a script): the body runs inside
+  try/finally. It cannot support top-level ``await``.
 """
 from __future__ import annotations
-
-import re
-import sys
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .cell_hooks import CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
 
-_MAGIC_LINE = re.compile(r"^(\s*)%%energy(?=\s|$)(.*)$")
-_START_CALL = "__import__('lepton_lab.magic', fromlist=['_']).start_cell({args!r})"
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
-
-
-def energy_cell_transformer(lines: list[str]) -> list[str]:
-    """Turn a leading ``%%energy ARGS`` line into a start call on the same line number."""
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        match = _MAGIC_LINE.match(line.rstrip("\r\n"))
-        if not match or match.group(2).rstrip().endswith("?"):
-            return lines  # not ours, or `%%energy?` help: leave it to IPython
-        call = _START_CALL.format(args=match.group(2).strip())
-        return lines[:index] + [call + "\n"] + lines[index + 1:]
-    return lines
-
-
-# check_complete() skips transformers that declare side effects; skipping ours keeps terminal
-# IPython's "a cell magic ends at a blank line" behaviour for %%energy.
-energy_cell_transformer.has_side_effects = True
 
 
 def _with_usage_errors(func, *args, **kwargs):
@@ -56,14 +33,7 @@ def _with_usage_errors(func, *args, **kwargs):
 class EnergyMagics(Magics):
     def __init__(self, shell):
         super().__init__(shell)
-        self.active: CellMeasurement | None = None
-
-    # -- kernel path ----------------------------------------------------------------------
-    def start_cell(self, argstring: str) -> None:
-        if self.active is not None:  # a previous cell never reached post_run_cell (silent run)
-            self.active.finish("ok", None)
-            self.active = None
-        self.active = self._begin(argstring)
+        self.hooks = CellHooks(shell, self._begin)
 
     def _begin(self, argstring: str) -> CellMeasurement:
         """Parse the ``%%energy`` options and start measuring (both paths); bad input is a UsageError."""
@@ -73,14 +43,6 @@ class EnergyMagics(Magics):
         measurement = _with_usage_errors(CellMeasurement.from_args, self.shell, options)
         _with_usage_errors(measurement.start)
         return measurement
-
-    def post_run_cell(self, result) -> None:
-        measurement, self.active = self.active, None
-        if measurement is None:
-            return
-        error = getattr(result, "error_in_exec", None)
-        status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
-        measurement.finish(status, error)
 
     # -- the magic itself -----------------------------------------------------------------
     @magic_arguments()
@@ -113,17 +75,14 @@ class EnergyMagics(Magics):
         if cell is None:
             return self._line(line)
         measurement = self._begin(line)
-        status, error = "ok", None
+        error = None
         try:
             return run_body(self.shell, cell)
-        except KeyboardInterrupt as exc:
-            status, error = "interrupted", exc
-            raise
         except BaseException as exc:
-            status, error = "error", exc
+            error = exc
             raise
         finally:
-            measurement.finish(status, error)
+            measurement.finish(error)
 
     def _line(self, line: str):
         from . import line_commands
@@ -142,34 +101,26 @@ class EnergyMagics(Magics):
 _magics: EnergyMagics | None = None
 
 
-def start_cell(argstring: str) -> None:
-    """Called by the transformed first line of a ``%%energy`` cell."""
+def take_start_failure() -> BaseException:
+    """What the cell path's gate raises in place of a body whose measurement could not start."""
     if _magics is None:
-        raise UsageError("lepton_lab is not loaded: run %load_ext lepton_lab")
-    _magics.start_cell(argstring)
+        return UsageError("lepton_lab is not loaded: run %load_ext lepton_lab")
+    return _magics.hooks.take_failure()
 
 
 def load(shell) -> None:
     global _magics
     if _magics is not None and _magics.shell is shell:
-        return  # %load_ext twice, or %reload_ext: keep one transformer and one handler
+        return  # %load_ext twice, or %reload_ext: keep one set of hooks
+    if _magics is not None:
+        unload(_magics.shell)
     _magics = EnergyMagics(shell)
     shell.register_magics(_magics)
-    cleanup = shell.input_transformers_cleanup
-    if energy_cell_transformer not in cleanup:
-        cleanup.insert(0, energy_cell_transformer)
-    shell.events.register("post_run_cell", _magics.post_run_cell)
+    _magics.hooks.install()
 
 
 def unload(shell) -> None:
     global _magics
-    if energy_cell_transformer in shell.input_transformers_cleanup:
-        shell.input_transformers_cleanup.remove(energy_cell_transformer)
     if _magics is not None:
-        try:
-            shell.events.unregister("post_run_cell", _magics.post_run_cell)
-        except ValueError:
-            pass
-        if _magics.active is not None:
-            _magics.active.finish("ok", None)
+        _magics.hooks.uninstall()
     _magics = None

@@ -147,6 +147,11 @@ class Measurement:
         duration = max(result.duration_s, 1e-9)
         return {d: result.energy_j(d) / duration for d in result.end.domains}
 
+    def discard(self) -> None:
+        """Stop sampling without a report (the work never ran); idempotent."""
+        if self.sampler is not None and self.report is None:
+            self.sampler.stop()
+
     def stop(self, status: str = "ok", error: BaseException | None = None) -> EnergyReport:
         """Stop sampling, build the report, save it; safe to call twice (returns the same report)."""
         global _last_report

@@ -20,6 +20,13 @@ STATUSES = ("ok", "error", "interrupted")
 SCHEMA = 1
 
 
+def status_for(error: BaseException | None) -> str:
+    """The status of work that ended with ``error`` (None: it succeeded)."""
+    if error is None:
+        return "ok"
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "error"
+
+
 @dataclass
 class DomainEnergy:
     """Energy of one domain (``gpu:0``, ``cpu:package-0``, ...) over the measurement."""

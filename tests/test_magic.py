@@ -48,16 +48,20 @@ def test_top_level_await(shell):
     assert result.success and result.result == "awaited"
 
 
-def test_exception_propagates_unchanged_with_cell_line_numbers(shell, tmp_path):
-    result = shell.run_cell("%%energy -q -l boom\na = 1\nb = 0\na / b\n")
+def _last_line(error) -> int:
+    tb = error.__traceback__
+    while tb.tb_next:
+        tb = tb.tb_next
+    return tb.tb_lineno
+
+
+def test_exception_propagates_unchanged_with_the_same_line_numbers(shell, tmp_path):
+    body = "a = 1\nb = 0\na / b\n"
+    plain = shell.run_cell(body).error_in_exec
+    result = shell.run_cell("%%energy -q -l boom\n" + body)
     error = result.error_in_exec
     assert isinstance(error, ZeroDivisionError) and not result.success
-    frames = []
-    tb = error.__traceback__
-    while tb:
-        frames.append(tb)
-        tb = tb.tb_next
-    assert frames[-1].tb_lineno == 4  # the cell's own line 4, as without the magic
+    assert _last_line(error) == _last_line(plain) == 3  # the body's own numbering, as without the magic
     assert ledger_rows(tmp_path / "ledger.sqlite") == [("boom", "error")]
     assert lepton_lab.last_report().error.startswith("ZeroDivisionError")
 
@@ -142,9 +146,12 @@ def test_unknown_subcommand_is_one_usage_line(shell, capsys):
 def test_loading_twice_keeps_one_transformer(shell):
     shell.run_line_magic("reload_ext", "lepton_lab")
     shell.run_line_magic("load_ext", "lepton_lab")
-    from lepton_lab.magic import energy_cell_transformer
+    from lepton_lab.cell_hooks import StartFailureGate, strip_energy_line
 
-    assert shell.input_transformers_cleanup.count(energy_cell_transformer) == 1
+    assert shell.input_transformers_cleanup.count(strip_energy_line) == 1
+    assert sum(isinstance(t, StartFailureGate) for t in shell.ast_transformers) == 1
+    handlers = [getattr(h, "__qualname__", "") for h in shell.events.callbacks["pre_run_cell"]]
+    assert handlers.count("CellHooks.pre_run_cell") == 1
     assert shell.run_cell("%%energy -q\n5").result == 5
 
 

@@ -78,16 +78,18 @@ class LivePowerView:
         return cls(domains, kind=kind, note=note, label=measurement.options.label or "")
 
     # -- main thread ------------------------------------------------------------------------
-    def display(self) -> None:
+    def display(self, metadata: dict | None = None) -> None:
         from IPython.display import display
 
-        self._handle = display(self.box, display_id=True)
+        self._handle = display(self.box, display_id=True, metadata=metadata or {})
 
-    def finish(self, report) -> None:
+    def finish(self, report, *, metadata: dict | None = None, redisplay: bool = False) -> None:
         """Send the whole (decimated) trace to the widgets, then show the static figure instead.
 
         The display is updated in place to text/html (the SVG image and the summary) and
-        text/plain, without the widget mimetype; the widgets are closed afterwards.
+        text/plain, without the widget mimetype; the widgets are closed afterwards. With
+        ``redisplay`` (the cell cleared its output, and with it this display) the static figure
+        is a new output after the cell's last one, and the old display, if still there, is emptied.
         """
         with self._lock:
             # From here on the sampler thread leaves the widgets alone (on_sample returns at once),
@@ -106,8 +108,14 @@ class LivePowerView:
             figure = report._repr_html_()
         self.final_bundle = {"text/html": figure, "text/plain": str(report)}
         try:
-            if self._handle is not None:
-                self._handle.update(self.final_bundle, raw=True)
+            if redisplay:
+                from IPython.display import display
+
+                display(self.final_bundle, raw=True, metadata=metadata or {})
+                if self._handle is not None:
+                    self._handle.update({"text/plain": ""}, raw=True, metadata=metadata or {})
+            elif self._handle is not None:
+                self._handle.update(self.final_bundle, raw=True, metadata=metadata or {})
         finally:
             self.close()  # after the final state and the new display went out: same iopub order
 
