@@ -30,6 +30,10 @@ class LedgerError(LeptonError):
     """The ledger cannot be opened or written."""
 
 
+class LedgerBusy(LedgerError):
+    """Another process held the ledger's lock for longer than the save could wait."""
+
+
 class LeptonWarning(UserWarning):
     """Base of lepton_lab's warnings."""
 

@@ -1,56 +1,79 @@
 """The local ledger: every measurement, kept in SQLite.
 
-One file, WAL mode, a connection per operation (so two kernels, or a kernel and the CLI, can
-write at once; SQLite serialises the writers and ``busy_timeout`` makes the loser wait instead of
-failing). The trace is stored apart from the summary row so that listing history stays cheap.
+One file in WAL mode, one connection per file and process (opening and closing per save costs a
+WAL checkpoint each time). Several kernels and the CLI write at once: every write is a
+``BEGIN IMMEDIATE`` transaction, so a writer waits for the write lock (SQLite's busy timeout)
+instead of failing on a read-to-write upgrade, and the first open, which switches the file to
+WAL and creates the schema, is retried while another process does the same. A save that still
+cannot be written is spooled (:mod:`lepton_lab.spool`) and added at the next open: nothing is
+lost. The trace is stored apart from the summary row so that listing history stays cheap.
 """
 from __future__ import annotations
 
 import atexit
 import json
 import os
+import random
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
 
-from .errors import InvalidInput, LedgerError
+from . import spool
+from .errors import InvalidInput, LedgerBusy, LedgerError
 from .report import EnergyReport
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_VAR = "LEPTON_LAB_LEDGER"
+#: SQLite waits this long for another writer's lock before a save attempt gives up ...
+BUSY_TIMEOUT_S = 5.0
+#: ... and a save makes this many attempts before the measurement is spooled instead.
+SAVE_ATTEMPTS = 3
 HISTORY_COLUMNS = (
     "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
     "status", "kind", "methods", "host",
 )
+_INSERT_COLUMNS = HISTORY_COLUMNS[1:] + ("uid", "report")
 
-#: One open connection per ledger file and process: opening and closing per save costs a WAL
-#: checkpoint each time. SQLite's own locking still serialises writers across processes.
 _connections: dict[str, sqlite3.Connection] = {}
 _connections_lock = threading.RLock()
+#: Ledger files this process has spooled to: replayed after its next successful save too.
+_spooled: set[str] = set()
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS measurements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    label TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    duration_s REAL NOT NULL,
-    energy_j REAL NOT NULL,
-    net_energy_j REAL,
-    mean_w REAL,
-    co2e_g REAL,
-    status TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    methods TEXT NOT NULL,
-    host TEXT,
-    report TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS measurements_label ON measurements(label);
-CREATE TABLE IF NOT EXISTS traces (
-    measurement_id INTEGER PRIMARY KEY REFERENCES measurements(id) ON DELETE CASCADE,
-    trace TEXT NOT NULL
-);
-"""
+#: Statements that take a ledger from version N-1 to N (applied in order, in one transaction).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS measurements (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            label TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            duration_s REAL NOT NULL,
+            energy_j REAL NOT NULL,
+            net_energy_j REAL,
+            mean_w REAL,
+            co2e_g REAL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            methods TEXT NOT NULL,
+            host TEXT,
+            report TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS measurements_label ON measurements(label)",
+        """CREATE TABLE IF NOT EXISTS traces (
+            measurement_id INTEGER PRIMARY KEY REFERENCES measurements(id) ON DELETE CASCADE,
+            trace TEXT NOT NULL
+        )""",
+    ),
+    # A unique id per measurement: a spooled report replayed by two processes is stored once.
+    2: (
+        "ALTER TABLE measurements ADD COLUMN uid TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS measurements_uid ON measurements(uid)",
+    ),
+}
+
+T = TypeVar("T")
 
 
 def default_ledger_path() -> Path:
@@ -63,73 +86,174 @@ def default_ledger_path() -> Path:
     return Path(platformdirs.user_data_dir("lepton_lab", appauthor=False)) / "ledger.sqlite"
 
 
-class Ledger:
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path).expanduser() if path else default_ledger_path()
+def _is_busy(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""  # Python 3.11+
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
+
+class Ledger:
+    def __init__(self, path: str | os.PathLike | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 attempts: int = SAVE_ATTEMPTS):
+        self.path = Path(path).expanduser() if path else default_ledger_path()
+        self.busy_timeout_s = busy_timeout_s
+        self.attempts = max(1, attempts)
+
+    # -- errors ---------------------------------------------------------------------------
+    def _error(self, exc: BaseException, attempts: int = 1) -> LedgerError:
+        """One line that tells a lock from a problem with the file, and what to do."""
+        if isinstance(exc, sqlite3.Error) and _is_busy(exc):
+            waited = attempts * self.busy_timeout_s
+            return LedgerBusy(f"another process holds the ledger {self.path} (retried {attempts} times over "
+                              f"{waited:.0f} s)")
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+        else:
+            reason = str(exc)
+        return LedgerError(f"cannot write the ledger {self.path} ({reason}): make it writable or set "
+                           f"{ENV_VAR} to a writable file")
+
+    def _retry(self, operation: Callable[[], T], attempts: int, pause_s: float = 0.05) -> T:
+        """Run ``operation``, again after a short random pause while SQLite reports a lock."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return operation()
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or attempt == attempts:
+                    raise self._error(exc, attempt) from None
+            time.sleep(pause_s * (1 + random.random()) * min(attempt, 8))
+        raise AssertionError("unreachable")
+
+    # -- opening --------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         key = str(self.path)
         connection = _connections.get(key)
-        if connection is not None and self.path.exists():
-            return connection
+        if connection is not None:
+            if self.path.exists():
+                return connection
+            _connections.pop(key).close()  # the file was deleted: start a new one
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # timeout= is SQLite's busy timeout: a writer waits up to 30 s for another one's lock.
-            connection = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-            self._initialise(connection)
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                                         check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
-            raise LedgerError(
-                f"cannot open the ledger at {self.path} ({exc}): set {ENV_VAR} to a writable file"
-            ) from None
+            raise self._error(exc) from None
+        try:
+            # Many processes may create the same new ledger at once: switching to WAL needs the
+            # file to itself, so a loser retries rather than fail.
+            self._retry(lambda: self._initialise(connection), attempts=60)
+        except LedgerError:
+            connection.close()
+            raise
         _connections[key] = connection
+        self._replay_spool(connection)
         return connection
 
-    @contextmanager
-    def _connect(self):
-        with _connections_lock:
-            connection = self._open()
-            try:
-                with connection:  # one transaction: committed on success, rolled back on error
-                    yield connection
-            except sqlite3.Error as exc:
-                _connections.pop(str(self.path), None)
-                connection.close()
-                raise LedgerError(
-                    f"ledger {self.path} failed ({exc}): set {ENV_VAR} to a writable file"
-                ) from None
-
     def _initialise(self, connection: sqlite3.Connection) -> None:
-        connection.execute("PRAGMA journal_mode = WAL")
-        # WAL + NORMAL: a crashed kernel loses nothing committed; only a power cut can lose the
-        # last measurement, and no save waits for an fsync.
-        connection.execute("PRAGMA synchronous = NORMAL")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise LedgerError(
                 f"ledger {self.path} was written by a newer lepton_lab (schema {version}): upgrade lepton_lab"
             )
-        connection.executescript(_DDL)
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # WAL + NORMAL: a crashed kernel loses nothing committed; only a power cut can lose the
+        # last measurement, and no save waits for an fsync.
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction(connection):
+            version = connection.execute("PRAGMA user_version").fetchone()[0]  # under the lock now
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    @contextmanager
+    def _transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def _run(self, operation: Callable[[sqlite3.Connection], T], *, write: bool, attempts: int = 1) -> T:
+        """``operation(connection)`` under this process's lock, in a write transaction if ``write``."""
+        def attempt() -> T:
+            with _connections_lock:
+                connection = self._open()
+                if not write:
+                    return operation(connection)
+                with self._transaction(connection):
+                    return operation(connection)
+
+        try:
+            return self._retry(attempt, attempts=attempts, pause_s=0.1)
+        except LedgerBusy:
+            raise
+        except LedgerError:
+            self._forget_connection()
+            raise
+        except OSError as exc:
+            self._forget_connection()
+            raise self._error(exc) from None
+
+    def _forget_connection(self) -> None:
+        with _connections_lock:
+            connection = _connections.pop(str(self.path), None)
+            if connection is not None:
+                connection.close()
 
     # -- writing --------------------------------------------------------------------------
     def save(self, report: EnergyReport) -> int:
-        data = report.to_dict()
-        trace = data.pop("trace", None) or {"t_s": [], "power_w": {}}
-        data.pop("id", None)
-        data.pop("saved", None)
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO measurements (label, started_at, duration_s, energy_j, net_energy_j, mean_w,"
-                " co2e_g, status, kind, methods, host, report) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    report.label, report.started_at, report.duration_s, report.energy_j,
-                    report.net_energy_j, report.mean_w, report.co2e_g, report.status, report.kind,
-                    report.methods, report.host, json.dumps(data),
-                ),
-            )
-            row_id = cursor.lastrowid
-            db.execute("INSERT INTO traces VALUES (?, ?)", (row_id, json.dumps(trace)))
+        """Store ``report``; its row id. Raises :class:`LedgerBusy` or :class:`LedgerError`."""
+        values = _row_values(report)
+        row_id = self._run(lambda db: _insert(db, *values), write=True, attempts=self.attempts)
+        if str(self.path) in _spooled:
+            with _connections_lock:
+                self._replay_spool(self._open())
         return row_id
+
+    def keep(self, report: EnergyReport) -> tuple[int | None, str | None]:
+        """Save, or spool what cannot be saved now: ``(row id, None)`` or ``(None, one-line warning)``."""
+        try:
+            return self.save(report), None
+        except LedgerError as exc:
+            try:
+                where = spool.write(self.path, report.to_dict())
+            except OSError as spool_error:
+                return None, (f"measurement not saved: {exc}; it could not be set aside either ({spool_error}), "
+                              "so it is only in lepton_lab.last_report()")
+            _spooled.add(str(self.path))
+            return None, (f"measurement not saved in the ledger yet: {exc}; it waits in {where} "
+                          "and is added the next time the ledger is opened")
+
+    def _replay_spool(self, connection: sqlite3.Connection) -> int:
+        """Add spooled measurements of this ledger (best effort: what fails waits for the next open)."""
+        added = 0
+        for path in spool.pending(self.path):
+            try:
+                data = spool.read(path)
+                report = EnergyReport.from_dict(data) if data is not None else None
+            except (OSError, ValueError):  # InvalidInput is a ValueError too
+                spool.set_aside(path)
+                continue
+            if report is None:
+                continue
+            try:
+                with self._transaction(connection):
+                    added += _insert(connection, *_row_values(report)) is not None
+            except sqlite3.Error:
+                return added  # locked or unwritable again: leave the rest for later
+            spool.remove(path)
+        if not spool.pending(self.path):
+            _spooled.discard(str(self.path))
+        return added
 
     # -- reading --------------------------------------------------------------------------
     def rows(self, limit: int | None = None, label: str | None = None) -> list[dict]:
@@ -137,7 +261,7 @@ class Ledger:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidInput(f"limit must be a positive whole number, got {limit!r}")
         query = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM measurements"
-        params: list = []
+        params: list[Any] = []
         if label is not None:
             query += " WHERE label = ?"
             params.append(label)
@@ -145,27 +269,27 @@ class Ledger:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        if not self.path.exists():
+        if not self.path.exists() and not spool.pending(self.path):
             return []
-        with self._connect() as db:
-            return [dict(zip(HISTORY_COLUMNS, row)) for row in db.execute(query, params)]
+        return self._run(lambda db: [dict(zip(HISTORY_COLUMNS, row)) for row in db.execute(query, params)],
+                         write=False, attempts=self.attempts)
 
     def get(self, key: int | str) -> EnergyReport:
         """A full report by ledger id, or the newest one with that label."""
-        if not self.path.exists():
+        if not self.path.exists() and not spool.pending(self.path):
             raise InvalidInput(f"no measurement '{key}': the ledger {self.path} is empty")
-        with self._connect() as db:
+        select = ("SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
+                  " ON t.measurement_id = m.id WHERE ")
+
+        def find(db: sqlite3.Connection):
+            row = None
             if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-                row = db.execute(
-                    "SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
-                    " ON t.measurement_id = m.id WHERE m.id = ?", (int(key),)).fetchone()
-            else:
-                row = None
+                row = db.execute(select + "m.id = ?", (int(key),)).fetchone()
             if row is None:
-                row = db.execute(
-                    "SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
-                    " ON t.measurement_id = m.id WHERE m.label = ? ORDER BY m.id DESC LIMIT 1",
-                    (str(key),)).fetchone()
+                row = db.execute(select + "m.label = ? ORDER BY m.id DESC LIMIT 1", (str(key),)).fetchone()
+            return row
+
+        row = self._run(find, write=False, attempts=self.attempts)
         if row is None:
             raise InvalidInput(
                 f"no measurement with id or label '{key}' in {self.path}: `%energy history` lists them"
@@ -184,10 +308,34 @@ class Ledger:
         return pd.DataFrame(self.rows(limit=limit, label=label), columns=list(HISTORY_COLUMNS))
 
     def __len__(self) -> int:
-        if not self.path.exists():
+        if not self.path.exists() and not spool.pending(self.path):
             return 0
-        with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+        return self._run(lambda db: db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0],
+                         write=False, attempts=self.attempts)
+
+
+def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:
+    """(measurement row values, trace JSON) of a report."""
+    data = report.to_dict()
+    trace = data.pop("trace", None) or {"t_s": [], "power_w": {}}
+    data.pop("id", None)
+    data.pop("saved", None)
+    row = (report.label, report.started_at, report.duration_s, report.energy_j, report.net_energy_j,
+           report.mean_w, report.co2e_g, report.status, report.kind, report.methods, report.host,
+           report.uid or None, json.dumps(data))
+    return row, json.dumps(trace)
+
+
+def _insert(db: sqlite3.Connection, row: tuple[Any, ...], trace: str) -> int | None:
+    """Insert one measurement; its row id, or None if one with the same uid is there already."""
+    cursor = db.execute(
+        f"INSERT OR IGNORE INTO measurements ({', '.join(_INSERT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})", row)
+    if cursor.rowcount == 0:
+        return None
+    row_id = cursor.lastrowid
+    db.execute("INSERT INTO traces VALUES (?, ?)", (row_id, trace))
+    return row_id
 
 
 def close_connections() -> None:

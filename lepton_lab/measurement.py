@@ -9,12 +9,13 @@ import keyword
 import math
 import socket
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
 from . import carbon as carbon_module
-from .errors import InvalidInput, LedgerError
+from .errors import InvalidInput
 from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import DEFAULT_INTERVAL_S, Sampler, SamplerResult, validate_interval
 from .sensors import Discovery, discover, parse_gpu_indices, parse_sensor_names
@@ -171,12 +172,11 @@ class Measurement:
             return
         from .ledger import Ledger
 
-        try:
-            ledger = self.ledger or Ledger()
-            report.id = ledger.save(report)
-            report.saved = True
-        except LedgerError as exc:
-            self.warnings.append(f"measurement not saved: {exc}")
+        row_id, warning = (self.ledger or Ledger()).keep(report)
+        if row_id is not None:
+            report.id, report.saved = row_id, True
+        if warning:
+            self.warnings.append(warning)
 
     # -- report building ------------------------------------------------------------------
     def _build_report(self, result: SamplerResult, status: str, error) -> EnergyReport:
@@ -203,6 +203,7 @@ class Measurement:
             read_errors=result.read_errors,
             trace=_trace(result),
             host=socket.gethostname(),
+            uid=uuid.uuid4().hex,
         )
 
     def _domain_energy(self, sensor, domain: str, result: SamplerResult, duration: float) -> DomainEnergy:

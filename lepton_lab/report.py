@@ -76,6 +76,8 @@ class EnergyReport:
     read_errors: int = 0
     trace: dict[str, Any] = field(default_factory=lambda: {"t_s": [], "power_w": {}})
     host: str = ""
+    uid: str = ""
+    """Unique id of the measurement (a ledger stores each uid once)."""
     id: int | None = None
     saved: bool = False
 
