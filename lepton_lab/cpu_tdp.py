@@ -63,23 +63,38 @@ def table() -> tuple[CpuTdp, ...]:
     return _parse(text)
 
 
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def _contains_model(name: str, model: str) -> bool:
+    """``model`` occurs in ``name`` as a whole run of tokens (both lower-case):
+    'core i5-10400' is not found in 'core i5-10400t'."""
+    start = name.find(model)
+    while start >= 0:
+        end = start + len(model)
+        if (start == 0 or not _is_word_char(name[start - 1])) and (end == len(name) or not _is_word_char(name[end])):
+            return True
+        start = name.find(model, start + 1)
+    return False
+
+
 @functools.lru_cache(maxsize=1)
-def _patterns() -> tuple[tuple[re.Pattern, CpuTdp], ...]:
-    # A model matches only as a whole token run: 'Core i5-10400' must not match 'Core i5-10400T'.
-    return tuple(
-        (re.compile(r"(?<![A-Za-z0-9])" + re.escape(row.model) + r"(?![A-Za-z0-9])", re.IGNORECASE), row)
-        for row in table()
-    )
+def _lowered() -> tuple[tuple[str, CpuTdp], ...]:
+    return tuple((row.model.lower(), row) for row in table())
 
 
 def lookup_tdp(model_name: str | None) -> CpuTdp | None:
-    """The row whose model string is the longest one found in the normalised ``model_name``."""
+    """The row whose model string is the longest one found in the normalised ``model_name``.
+
+    A plain search rather than one regular expression per row: compiling ~100 patterns cost
+    ~35 ms, on the path of the first measurement in a process."""
     if not model_name:
         return None
-    name = normalise(model_name)
+    name = normalise(model_name).lower()
     best = None
-    for pattern, row in _patterns():
-        if pattern.search(name) and (best is None or len(row.model) > len(best.model)):
+    for model, row in _lowered():
+        if _contains_model(name, model) and (best is None or len(row.model) > len(best.model)):
             best = row
     return best
 

@@ -19,7 +19,16 @@ class SensorUnavailable(LeptonError):
 
 
 class SensorReadError(LeptonError):
-    """A sensor that was open failed while being read (driver error, device lost)."""
+    """A sensor that was open failed while being read (driver error, device lost).
+
+    ``domains`` are the domains that failed (None: all of the sensor's); ``partial`` holds the
+    readings of its other domains, where the sensor could still read them.
+    """
+
+    def __init__(self, message: str, *, domains=None, partial=None):
+        super().__init__(message)
+        self.domains = tuple(domains) if domains is not None else None
+        self.partial = dict(partial or {})
 
 
 class MissingDependency(LeptonError, ImportError):

@@ -18,6 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .cell_hooks import CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
+from .measurement import prewarm
 
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
 
@@ -37,7 +38,10 @@ class EnergyMagics(Magics):
 
     def _begin(self, argstring: str) -> CellMeasurement:
         """Parse the ``%%energy`` options and start measuring (both paths); bad input is a UsageError."""
-        options = parse_argstring(self.energy, argstring)
+        try:
+            options = parse_argstring(self.energy, argstring)
+        except ValueError as exc:  # the shell-like split of the line: an unclosed quote
+            raise UsageError(f"cannot read the %%energy options ({exc}): close the quote, e.g. -l 'my label'") from None
         if options.subcommand:
             raise UsageError(f"unexpected argument(s) {' '.join(options.subcommand)!r}: %%energy takes only options")
         measurement = _with_usage_errors(CellMeasurement.from_args, self.shell, options)
@@ -117,6 +121,7 @@ def load(shell) -> None:
     _magics = EnergyMagics(shell)
     shell.register_magics(_magics)
     _magics.hooks.install()
+    prewarm()
 
 
 def unload(shell) -> None:

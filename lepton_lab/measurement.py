@@ -6,8 +6,10 @@ a ``with`` block and a shell command are measured, reported and stored the same 
 from __future__ import annotations
 
 import keyword
+import os
 import math
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import carbon as carbon_module
+from . import units
 from .errors import InvalidInput
 from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import DEFAULT_INTERVAL_S, Sampler, SamplerResult, validate_interval
@@ -219,6 +222,7 @@ class Measurement:
             label=sensor.describe(domain),
             idle_w=idle,
             net_energy_j=energy - idle * duration if idle is not None else None,
+            read_until_s=result.lost[domain].last_read_s if domain in result.lost else None,
         )
 
     def _quality_notes(self, result: SamplerResult, duration: float) -> list[str]:
@@ -238,11 +242,42 @@ class Measurement:
         else:
             for name, why in unread.items():
                 notes.append(f"{name} not measured: {why}")
-        if result.read_errors:
+        for domain, lost in result.lost.items():
+            notes.append(f"{domain}: reads failed from {units.format_duration(lost.since_s)} into the run on "
+                         f"({lost.error}); its energy covers the first {units.format_duration(lost.last_read_s)} only")
+        if result.read_errors and not result.lost:
             notes.append(f"{result.read_errors} sensor read(s) failed (last: {result.last_error})")
         if result.decimation > 1:
             notes.append(f"long run: trace kept at 1 in {result.decimation} samples")
         return notes
+
+
+PREWARM_ENV = "LEPTON_LAB_PREWARM"
+
+
+def prewarm() -> threading.Thread | None:
+    """Do in the background what the first measurement in a process would otherwise wait for:
+    find the sensors, read the carbon table, open (or create) the ledger and replay its spool.
+
+    Started by ``%load_ext lepton_lab`` unless ``LEPTON_LAB_PREWARM=0``. The first measured cell
+    then waits only for what is not done yet: discovery and the ledger are shared behind their
+    own locks. Failures are left for that measurement to report.
+    """
+    if os.environ.get(PREWARM_ENV, "1").strip() in ("0", "false", "no", "off"):
+        return None
+
+    def work() -> None:
+        from .ledger import Ledger
+
+        for step in (lambda: discover(cached=True), carbon_module.lookup, lambda: len(Ledger())):
+            try:
+                step()
+            except Exception:
+                pass
+
+    thread = threading.Thread(target=work, name="lepton-prewarm", daemon=True)
+    thread.start()
+    return thread
 
 
 def _default_label() -> str:

@@ -42,6 +42,8 @@ class DomainEnergy:
     """Idle power measured by ``--baseline`` before the work, if asked for."""
     net_energy_j: float | None = None
     """``energy_j`` minus idle power × duration, if a baseline was measured."""
+    read_until_s: float | None = None
+    """Set when the domain's reads kept failing: its energy covers only this many seconds."""
 
 
 @dataclass

@@ -24,6 +24,9 @@ MIN_INTERVAL_S = 0.005
 MAX_INTERVAL_S = 60.0
 #: Above this many samples the buffer is halved (every other sample kept): ~2.7 h at 10 Hz.
 DEFAULT_MAX_SAMPLES = 100_000
+#: A domain whose reads fail this many times in a row is given up: no longer read, its energy
+#: counted up to its last good read. Fewer failures are passing faults: counters carry on.
+LOST_AFTER_FAILURES = 5
 
 _live_samplers: "weakref.WeakSet[Sampler]" = weakref.WeakSet()
 _thread_ids = itertools.count(1)
@@ -62,6 +65,15 @@ class Sample:
     energy_j: dict[str, float]
 
 
+@dataclass(frozen=True)
+class LostDomain:
+    """A domain whose reads kept failing: read until ``last_read_s``, failing from ``since_s``."""
+
+    since_s: float
+    last_read_s: float
+    error: str
+
+
 @dataclass
 class SamplerResult:
     start: Reading
@@ -71,6 +83,7 @@ class SamplerResult:
     last_error: str | None = None
     decimation: int = 1
     peak_w: dict[str, float] = field(default_factory=dict)
+    lost: dict[str, LostDomain] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -112,6 +125,9 @@ class Sampler:
         self._start: Reading | None = None
         self._previous: Reading | None = None
         self._result: SamplerResult | None = None
+        self._last_good: dict[str, tuple[DomainReading, float]] = {}
+        self._streak: dict[str, tuple[int, float]] = {}  # domain -> (failures in a row, time of the first)
+        self.lost: dict[str, LostDomain] = {}
         self.read_errors = 0
         self.last_error: str | None = None
         self.subscriber_errors = 0
@@ -139,7 +155,7 @@ class Sampler:
             raise LeptonError("this Sampler was already started: create a new one per measurement")
         for sensor in self.sensors:
             sensor.begin()
-        self._start = self._previous = self._read_all(strict=True)
+        self._start = self._previous = self._read_all(final=False)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(ready,), name=f"lepton-sampler-{next(_thread_ids)}", daemon=True
@@ -160,7 +176,7 @@ class Sampler:
             self._thread.join()
         _live_samplers.discard(self)
         _synchronize_accelerators()
-        end = self._read_all(strict=False)
+        end = self._read_all(final=True)
         with self._lock:
             self._append(end)
             self._result = SamplerResult(
@@ -171,6 +187,7 @@ class Sampler:
                 last_error=self.last_error,
                 decimation=self._decimation,
                 peak_w=dict(self._peak),
+                lost=dict(self.lost),
             )
         return self._result
 
@@ -183,11 +200,10 @@ class Sampler:
     def _run(self, ready: threading.Event) -> None:
         ready.set()
         while not self._stop_event.wait(self.interval_s):
-            try:
-                reading = self._read_all(strict=True)
-            except SensorReadError as exc:
-                self.read_errors += 1
-                self.last_error = str(exc)
+            reading = self._read_all(final=False)
+            if not reading.domains:
+                if len(self.lost) == len(self._start.domains):
+                    return  # every domain is given up: nothing left to read
                 continue
             with self._lock:
                 sample = self._append(reading)
@@ -198,24 +214,47 @@ class Sampler:
                 except Exception:  # a broken live view must never stop the measurement
                     self.subscriber_errors += 1
 
-    def _read_all(self, strict: bool) -> Reading:
+    def _read_all(self, final: bool) -> Reading:
+        """Every domain still read; a failing one is left out (or, at the end, kept at its last
+        good value, so the report adds up). The first read of a measurement must succeed."""
         domains: dict[str, DomainReading] = {}
         stamps: list[float] = []
         for sensor in self.sensors:
+            live = [d for d in sensor.domains if d not in self.lost]
+            if not live:
+                continue
+            failed: tuple[str, ...] = ()
             try:
-                values, stamp = self._timed_read(sensor, retry=not strict)
+                values, stamp = self._timed_read(sensor, retry=final)
             except SensorReadError as exc:
-                if strict or self._previous is None:
+                if self._start is None:
                     raise
-                # Final read failed twice: keep the last good values so the report still adds up.
+                values, stamp = exc.partial, self.clock()
+                failed = tuple(d for d in (exc.domains or sensor.domains) if d in live)
                 self.read_errors += 1
                 self.last_error = str(exc)
-                domains.update({d: self._previous.domains[d] for d in sensor.domains if d in self._previous.domains})
-                continue
-            domains.update(values)
-            stamps.append(stamp)
-        # With every sensor failed, the measurement ends where the last good values were read.
-        return Reading(t_s=sum(stamps) / len(stamps) if stamps else self._previous.t_s, domains=domains)
+            for domain in live:
+                if domain in values and domain not in failed:
+                    domains[domain] = values[domain]
+                    self._last_good[domain] = (values[domain], stamp)
+                    self._streak.pop(domain, None)
+            if any(d in values for d in live):
+                stamps.append(stamp)
+            for domain in failed:
+                self._note_failure(domain, stamp, final)
+        if final:  # a domain given up keeps the energy of its last good read
+            for domain in self.lost:
+                domains[domain] = self._last_good[domain][0]
+        # With every sensor failed, the measurement still ends now.
+        return Reading(t_s=sum(stamps) / len(stamps) if stamps else self.clock(), domains=domains)
+
+    def _note_failure(self, domain: str, stamp: float, final: bool) -> None:
+        count, first = self._streak.get(domain, (0, stamp))
+        self._streak[domain] = (count + 1, first)
+        if count + 1 >= LOST_AFTER_FAILURES or final:
+            origin = self._start.t_s
+            self.lost[domain] = LostDomain(since_s=first - origin, last_read_s=self._last_good[domain][1] - origin,
+                                           error=self.last_error or "read failed")
 
     def _timed_read(self, sensor: Sensor, retry: bool) -> tuple[dict[str, DomainReading], float]:
         """Read one sensor; its stamp is the middle of the read that succeeded.

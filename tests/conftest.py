@@ -11,6 +11,14 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based tests: bounded in `make test`; `pytest --hypothesis-profile=long` hunts longer.
+settings.register_profile("ci", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("long", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

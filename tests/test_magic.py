@@ -100,6 +100,7 @@ def test_region_and_pue_are_used(shell):
         ("--var 1abc", "not a valid Python variable name"),
         ("--gpus 0", "GPU"),
         ("stray-word", "unexpected argument(s) 'stray-word'"),
+        ("-l 'unclosed", "close the quote"),
     ],
 )
 def test_bad_input_is_one_usage_line_and_the_cell_does_not_run(shell, capsys, tmp_path, flags, expected):

@@ -7,6 +7,7 @@ clearly labelled CPU estimate.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 from typing import Callable, Iterable
@@ -35,6 +36,8 @@ _MEASURED_SENSORS = ("nvml", "rapl")
 
 _cache: dict[tuple, Discovery] = {}
 _cache_lock = threading.Lock()
+#: The settings that change what discovery finds: a cached discovery serves only the same ones.
+_SETTINGS = ("LEPTON_LAB_RAPL_ROOT", "CUDA_VISIBLE_DEVICES", "LEPTON_LAB_CPU_TDP_W")
 
 
 def parse_sensor_names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -105,7 +108,7 @@ def discover(
     """
     wanted = parse_sensor_names(names)
     gpu_indices = parse_gpu_indices(gpus)
-    key = (wanted, gpu_indices, clock)
+    key = (wanted, gpu_indices, clock, tuple(os.environ.get(name) for name in _SETTINGS))
     if cached:
         with _cache_lock:
             found = _cache.get(key)

@@ -106,12 +106,15 @@ class NvmlSensor(Sensor):
             if self._closed:
                 raise SensorReadError("NVML sensor was closed: discover the sensors again")
             now = self.clock()
-            readings = {}
+            readings, failed, errors = {}, [], []
             for gpu in self._gpus:
                 try:
                     readings[gpu.domain] = self._read_gpu(gpu, now)
-                except self._nvml.NVMLError as exc:
-                    raise SensorReadError(f"NVML read of {gpu.domain} ({gpu.label}) failed: {exc}") from exc
+                except self._nvml.NVMLError as exc:  # one GPU lost must not hide the others
+                    failed.append(gpu.domain)
+                    errors.append(f"{gpu.domain} ({gpu.label}): {exc}")
+            if failed:
+                raise SensorReadError(f"NVML read of {'; '.join(errors)} failed", domains=failed, partial=readings)
             return readings
 
     def begin(self) -> None:
