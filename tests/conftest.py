@@ -36,6 +36,17 @@ def isolated_environment(tmp_path, monkeypatch):
         ledger.close_connections()
 
 
+@pytest.fixture(scope="module")
+def shell():
+    """A real IPython shell (in process) with lepton_lab loaded, shared by a test module."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "lepton_lab")
+    yield ip
+    ip.run_line_magic("unload_ext", "lepton_lab")
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_sampler_threads():
     """Fail any test that leaves a sampler thread running after it returns."""

@@ -12,20 +12,11 @@ import threading
 import time
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import lepton_lab
 from lepton_lab.sampler import active_samplers
 from tests.fakes.fake_nvml import NVML_ERROR_GPU_IS_LOST, h100s
 from tests.fakes.fake_sysfs import FakePowercap
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "lepton_lab")
-    yield ip
-    ip.run_line_magic("unload_ext", "lepton_lab")
 
 
 def rows(path) -> list[tuple]:

@@ -13,7 +13,6 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from IPython.core.interactiveshell import InteractiveShell
 
 import lepton_lab
 from lepton_lab.sampler import active_samplers
@@ -49,14 +48,6 @@ RANDOM = st.text(ON_THE_LINE, max_size=60)
 #: An idle baseline of seconds would make the fuzzing slow, not more thorough: values under
 #: 0.05 s (or invalid ones) still take every path.
 _LONG_BASELINE = re.compile(r"--baseline[\s=]+['\"]?\+?0*([1-9]|0*\.0*[5-9]|\.0*[5-9])")
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "lepton_lab")
-    yield ip
-    ip.run_line_magic("unload_ext", "lepton_lab")
 
 
 def _check(shell, capsys, options: str) -> None:

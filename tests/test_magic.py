@@ -5,17 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import lepton_lab
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "lepton_lab")
-    yield ip
-    ip.run_line_magic("unload_ext", "lepton_lab")
 
 
 def ledger_rows(path):
