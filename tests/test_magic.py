@@ -179,3 +179,23 @@ def test_with_a_fake_gpu_the_report_is_a_measurement(shell, monkeypatch, capsys)
     assert "ESTIMATE" not in out + err and "rapl not measured" in out
     shell.run_cell("%%energy --gpus 3\npass")
     assert "GPU 3 does not exist: 1 visible" in capsys.readouterr().err
+
+
+def test_terminal_ipython_waits_for_a_blank_line_as_for_any_cell_magic(shell):
+    """check_complete is what terminal IPython asks after each Enter."""
+    assert shell.check_complete("%%energy -q\nx = 1\n")[0] == "incomplete"
+    assert shell.check_complete("%%capture\nx = 1\n")[0] == "incomplete"  # IPython's own rule
+    assert shell.check_complete("%%energy -q\nx = 1\n\n")[0] == "complete"
+
+
+def test_a_magic_above_the_energy_line_calls_it_the_classic_way(shell, capsys):
+    """%%time transforms its body itself: the line stays and IPython runs %%energy as a magic."""
+    result = shell.run_cell("%%time\n%%energy -q -l under-time\nsum(range(10))")
+    assert result.success and "Wall time" in capsys.readouterr().out
+    assert lepton_lab.last_report().label == "under-time" and lepton_lab.last_report().saved
+
+
+def test_a_silent_run_is_measured_the_classic_way(shell):
+    result = shell.run_cell("%%energy -q -l silent\nsilent_value = 5", silent=True)
+    assert result.success and shell.user_ns["silent_value"] == 5
+    assert lepton_lab.last_report().label == "silent"
