@@ -6,13 +6,13 @@ from .errors import InvalidInput
 
 def sensor_summary() -> str:
     """What can be read here, and for everything that cannot, why and how to enable it."""
-    from .sensors import discover
+    from .sensors import discover, kinds
 
     found = discover()
     try:
         lines = []
         for sensor in found.sensors:
-            kind = "" if sensor.kind == "measured" else f" [{sensor.kind.upper()}]"
+            kind = f" [{kinds.badge(sensor.kind)}]" if kinds.badge(sensor.kind) else ""
             for domain in sensor.domains:
                 lines.append(f"  ✔ {domain:<16} {sensor.describe(domain)} ({sensor.method(domain)}){kind}")
         for name, why in found.unavailable.items():

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import units
-from .sensors.base import ESTIMATED, MEASURED, REPLAYED
+from .sensors import kinds
+from .sensors.kinds import MEASURED
 
 STATUSES = ("ok", "error", "interrupted")
 SCHEMA = 1
@@ -128,16 +129,11 @@ class EnergyReport:
     @property
     def kind(self) -> str:
         """'measured', 'estimated', 'replayed', or 'partly estimated' when sources are mixed."""
-        kinds = {d.kind for d in self.domains.values()}
-        if kinds == {MEASURED}:
-            return MEASURED
-        if len(kinds) == 1:
-            return kinds.pop()
-        return "partly estimated" if ESTIMATED in kinds else "partly replayed"
+        return kinds.combined(d.kind for d in self.domains.values())
 
     @property
     def is_measurement(self) -> bool:
-        return self.kind == MEASURED
+        return kinds.is_measurement(self.kind)
 
     @property
     def methods(self) -> str:
@@ -210,7 +206,7 @@ class EnergyReport:
     # -- display --------------------------------------------------------------------------
     def headline(self) -> str:
         """One line: label, energy, power, duration, and what kind of numbers these are."""
-        kind = "" if self.is_measurement else f" [{self.kind.upper()}]"
+        kind = f" [{kinds.badge(self.kind)}]" if kinds.badge(self.kind) else ""
         status = "" if self.status == "ok" else f" ({self.status})"
         return (
             f"{self.label or 'measurement'}{status}: {units.format_energy(self.energy_j)} "

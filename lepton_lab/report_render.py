@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 
 from . import units
-from .sensors.base import MEASURED
+from .sensors import kinds
 
 
 def _uncertainty(report) -> str:
@@ -19,12 +19,6 @@ def _carbon_line(report) -> str:
     return f"CO2e {units.format_mass_g(report.co2e_g)} ({report.carbon.describe()})"
 
 
-def _kind_banner(report) -> str | None:
-    if report.is_measurement:
-        return None
-    return f"{report.kind.upper()}, not a measurement"
-
-
 def _domain_rows(report):
     for name, d in report.domains.items():
         peak = units.format_power(d.peak_w) if d.peak_w is not None else "n/a"
@@ -36,7 +30,7 @@ def _domain_rows(report):
 def render_text(report) -> str:
     lines = []
     status = "" if report.status == "ok" else f" · {report.status}"
-    kind = "measured" if report.is_measurement else _kind_banner(report)
+    kind = kinds.banner(report.kind)
     lines.append(f"⚡ {report.label or 'measurement'}{status} · {kind} ({report.methods})")
     peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
     lines.append(
@@ -74,7 +68,9 @@ def render_html(report) -> str:
     if report.status != "ok":
         colour = "#c62828"
     status = "" if report.status == "ok" else f" · <b>{esc(report.status)}</b>"
-    kind = "measured" if report.is_measurement else f"<b style='color:#e65100'>{esc(_kind_banner(report))}</b>"
+    kind = esc(kinds.banner(report.kind))
+    if not report.is_measurement:
+        kind = f"<b style='color:#e65100'>{kind}</b>"
     parts = [f"<div class='lepton-report' style=\"{_STYLE.format(c=colour)}\">"]
     parts.append(
         f"<div>⚡ <b>{esc(report.label or 'measurement')}</b>{status} · {kind} "

@@ -18,7 +18,8 @@ from IPython.utils.capture import capture_output
 from lepton_lab.report import DomainEnergy, EnergyReport
 from lepton_lab.sampler import Sample
 from lepton_lab.widgets import _bq
-from lepton_lab.widgets.live import LivePowerView, combined_kind
+from lepton_lab.sensors.kinds import combined as combined_kind
+from lepton_lab.widgets.live import LivePowerView
 from lepton_lab.widgets.static import FONT_FAMILY, StaticFigure, report_figure, svg_power_figure, svgs_in
 
 DOMAINS = ["gpu:0", "cpu:package-0", "cpu:dram-0"]

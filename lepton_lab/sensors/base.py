@@ -12,10 +12,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-#: What the numbers of a sensor are. Presenters must show anything but "measured" as such.
-MEASURED = "measured"
-ESTIMATED = "estimated"
-REPLAYED = "replayed"
+# What the numbers of a sensor are, and the words every view uses for them, live in .kinds.
+from .kinds import ESTIMATED, MEASURED, REPLAYED
+
+__all__ = ["ESTIMATED", "MEASURED", "REPLAYED", "DomainReading", "Reading", "Sensor", "Discovery"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import html
 from typing import Sequence
 
 from ..errors import require
+from ..sensors import kinds
 
 #: One colour per group (method, device, ...), reused in the widget and its static fallback.
 GROUP_COLOURS = ["#1565c0", "#ef6c00", "#2e7d32", "#8e24aa", "#6d4c41"]
@@ -18,10 +19,7 @@ PERCENT_COLUMNS = ("accuracy", "agreement", "weights_removed")
 
 
 def _kind_tag(table) -> str:
-    kinds = set(table["kind"]) if "kind" in table else {"measured"}
-    if kinds == {"measured"}:
-        return ""
-    return " — " + ("ESTIMATED" if any("estimated" in k for k in kinds) else "/".join(sorted(kinds)).upper())
+    return kinds.tag(kinds.combined(table["kind"] if "kind" in table else ()))
 
 
 def _series(table, x: str, column: str, group: str | None):
@@ -64,7 +62,7 @@ def _panel(categories, series: dict, title: str, y_label: str, tick_format: str)
                          layout=widgets.Layout(flex="1 1 0", min_width="300px", height="300px"))
 
 
-def _fallback(categories, series: dict, title: str, y_label: str) -> str:
+def _fallback(categories, series: dict, title: str, y_label: str, warn: bool) -> str:
     from ..widgets.static import img_tag, svg_bars
 
     # The static bars cannot group: one bar per (group, setting), coloured by group with a legend.
@@ -75,7 +73,7 @@ def _fallback(categories, series: dict, title: str, y_label: str) -> str:
         padded[i * len(categories):(i + 1) * len(categories)] = values
         stacks.append((name if len(series) > 1 else y_label, GROUP_COLOURS[i % len(GROUP_COLOURS)], padded))
     svg = svg_bars(labels, stacks, title=title, y_label=y_label, width=max(420, 48 * len(labels)),
-                   warn="ESTIMATED" in title, y_max=_percent_top(series, y_label))
+                   warn=warn, y_max=_percent_top(series, y_label))
     return img_tag(svg, f"{title}: bar chart by setting")  # an image: survives untrusted notebooks
 
 
@@ -96,7 +94,7 @@ def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: st
         # accuracy is computed, not sensed: only energy-derived panels carry the ESTIMATED tag
         title = label if column in PERCENT_COLUMNS else f"{label}{tag}"
         panels.append((categories, series, title, label, (formats or {}).get(column, ".3~g")))
-        svgs.append(_fallback(categories, series, title, label))
+        svgs.append(_fallback(categories, series, title, label, warn=bool(tag) and column not in PERCENT_COLUMNS))
 
     def build_widget():
         figures = [_panel(*panel) for panel in panels]

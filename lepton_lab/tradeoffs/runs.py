@@ -130,17 +130,17 @@ def frame(rows: list[dict], first: list[str]):
 
 def describe_energy_source() -> str:
     """One line: are this machine's numbers measured (by which sensors) or estimated?"""
-    from ..sensors import discover
+    from ..sensors import discover, kinds
 
     found = discover()
     names = ", ".join(s.name for s in found.sensors) or "none"
-    kinds = {s.kind for s in found.sensors}
+    kind = kinds.combined(s.kind for s in found.sensors)
     if found.fallback_reason:
         return ("Energy: ESTIMATED from CPU utilisation and TDP, not measured: no energy sensor can be "
                 "read here (`%energy sensors` says why and how to enable one).")
-    if kinds == {"measured"}:
+    if kinds.is_measurement(kind):
         return f"Energy: MEASURED by {names}."
-    return f"Energy: partly ESTIMATED ({names}): compare runs on this machine, do not bill from them."
+    return f"Energy: {kinds.badge(kind)} ({names}): compare runs on this machine, do not bill from them."
 
 
 def machine_load_note(threshold: float = 0.75) -> str | None:

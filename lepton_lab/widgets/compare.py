@@ -17,6 +17,7 @@ import numpy as np
 from bqplot import Axis, Bars, Figure, LinearScale, OrdinalScale, Tooltip
 
 from .. import units
+from ..sensors import kinds
 from . import _bq, static
 
 _DURATION_COLOUR = "#757575"
@@ -29,7 +30,7 @@ def unique_labels(reports: Sequence) -> list[str]:
     seen: dict[str, int] = {}
     labels = []
     for report in reports:
-        star = " *" if mixed and report.kind != "measured" else ""
+        star = kinds.MIXED_MARK if mixed and not kinds.is_measurement(report.kind) else ""
         base = (report.label or "measurement") + star
         seen[base] = seen.get(base, 0) + 1
         labels.append(base if seen[base] == 1 else f"{base} ({seen[base]})")
@@ -157,12 +158,10 @@ class Comparison:
         return _Data(unique_labels(self.reports), domains, energy, durations, self.title + self._kind_note())
 
     def _kind_note(self) -> str:
-        kinds = {r.kind for r in self.reports}
-        if kinds == {"measured"}:
-            return ""
-        if len(kinds) == 1:
-            return static.kind_tag(kinds.pop())
-        return " (* not measured: estimated or replayed)"
+        found = {r.kind for r in self.reports}
+        if len(found) > 1 and any(kinds.is_measurement(k) for k in found):
+            return kinds.MIXED_NOTE
+        return kinds.tag(kinds.combined(found))
 
     def _table_html(self) -> str:
         """The table with units, styled inline (a widget's HTML gets none of the notebook's CSS)."""

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 import ipywidgets as widgets
 
 from .. import units
+from ..sensors import kinds
 from . import _bq, static
 
 #: Least seconds between two pushes to the browser: ~3 Hz (every 4th sample at the default 10 Hz)
@@ -32,20 +33,11 @@ _HEADER_STYLE = ("display:flex;flex-wrap:wrap;gap:4px 16px;align-items:baseline;
                  "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;padding:2px 4px")
 
 
-def combined_kind(kinds: set[str]) -> str:
-    """Same wording as ``EnergyReport.kind``: measured / estimated / replayed / partly estimated."""
-    if kinds <= {"measured"}:
-        return "measured"
-    if len(kinds) == 1:
-        return next(iter(kinds))
-    return "partly estimated" if "estimated" in kinds else "partly replayed"
-
-
 class LivePowerView:
     """Watts per domain and cumulative joules, drawn while the cell runs, then the whole trace."""
 
     def __init__(self, domains: Sequence[str], *, labels: Mapping[str, str] | None = None,
-                 kind: str = "measured", note: str = "", label: str = "", period_s: float = PERIOD_S,
+                 kind: str = kinds.MEASURED, note: str = "", label: str = "", period_s: float = PERIOD_S,
                  max_points: int = _bq.MAX_POINTS, clock: Callable[[], float] = time.monotonic):
         self.domains = list(domains)
         self.kind, self.note, self.label = kind, note, label
@@ -53,7 +45,7 @@ class LivePowerView:
         self.buffer = _bq.TraceBuffer(self.domains, max_points)
         self.labels = {d: (labels or {}).get(d) or _bq.domain_label(d) for d in self.domains}
         self.figure = _bq.PowerFigure(self.domains, self.labels)
-        self.figure.set_title(self._title(label, kind), kind == "measured")
+        self.figure.set_title(self._title(label, kind), kinds.is_measurement(kind))
         self.header = widgets.HTML(self._header_html(0.0, {}, 0.0, waiting=True))
         self.box = _bq.FallbackBox([self.header, self.figure.widget])
         self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
@@ -71,10 +63,10 @@ class LivePowerView:
     def for_measurement(cls, measurement) -> "LivePowerView":
         sensors = measurement.discovery.sensors
         domains = [d for s in sensors for d in s.domains]
-        kind = combined_kind({s.kind for s in sensors})
+        kind = kinds.combined(s.kind for s in sensors)
         note = measurement.fallback_reason or ""
-        if not note and kind != "measured":
-            note = next((n for s in sensors if s.kind != "measured" for n in s.notes), "")
+        if not note and not kinds.is_measurement(kind):
+            note = next((n for s in sensors if not kinds.is_measurement(s.kind) for n in s.notes), "")
         return cls(domains, kind=kind, note=note, label=measurement.options.label or "")
 
     # -- main thread ------------------------------------------------------------------------
@@ -155,7 +147,7 @@ class LivePowerView:
     # -- text -------------------------------------------------------------------------------
     @staticmethod
     def _title(label: str | None, kind: str) -> str:
-        return f"{label or 'power while the cell runs'}{static.kind_tag(kind)}"
+        return f"{label or 'power while the cell runs'}{kinds.tag(kind)}"
 
     def _header_html(self, elapsed_s: float, power_w: Mapping[str, float], total_j: float,
                      waiting: bool = False) -> str:
@@ -179,9 +171,9 @@ class LivePowerView:
     def _kind_badge(self) -> str:
         # Short on purpose: the reason is printed above the figure and repeated in the summary;
         # here it is a tooltip, so the numbers stay on one line.
-        if self.kind == "measured":
+        if kinds.is_measurement(self.kind):
             return ""
         note = html.escape(self.note, quote=True)
         return (f"<span title='{note}' style='background:{_bq.KIND_COLOUR};color:white;padding:1px 7px;"
-                f"border-radius:3px;font-weight:700;letter-spacing:.5px'>{html.escape(self.kind.upper())}</span>"
+                f"border-radius:3px;font-weight:700;letter-spacing:.5px'>{html.escape(kinds.badge(self.kind))}</span>"
                 f"<span title='{note}' style='color:{_bq.KIND_COLOUR}'>not a measurement</span>")

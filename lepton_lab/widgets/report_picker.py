@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from .. import units
+from ..sensors import kinds
 from ..errors import LeptonError
 from ..ledger import Ledger
 from ..whatif.reports import check_report, report_from_bytes
@@ -60,7 +61,7 @@ class ReportPicker:
 
     @staticmethod
     def _label(row) -> str:
-        kind = "" if row["kind"] == "measured" else f" [{row['kind']}]"
+        kind = f" [{kinds.badge(row['kind'])}]" if kinds.badge(row["kind"]) else ""
         return (f"#{row['id']} {row['label']}: {units.format_energy(row['energy_j'])}, "
                 f"{units.format_power(row['mean_w'] or 0)}{kind}")
 

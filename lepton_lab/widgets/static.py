@@ -14,15 +14,11 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import units
+from ..sensors import kinds
 from . import _bq
 # Re-exported: callers (tradeoffs.plots, tests) import the SVG helpers from here.
 from .svg import (FONT_FAMILY, format_plain, format_tick, img_tag, svg_bars, svg_power_figure,  # noqa: F401
                   svgs_in, text_width)
-
-
-def kind_tag(kind: str) -> str:
-    """'' for a measurement, else ' — ESTIMATED' / ' — REPLAYED' / ' — PARTLY ESTIMATED'."""
-    return "" if kind == "measured" else f" — {kind.upper()}"
 
 
 class StaticFigure:
@@ -58,7 +54,7 @@ def report_figure(report, max_points: int = _bq.MAX_POINTS) -> StaticFigure:
 
     def build_widget() -> _bq.FallbackBox:
         figure = _bq.PowerFigure(domains, {d: _bq.domain_label(d) for d in domains})
-        figure.set_title(f"{report.label}{kind_tag(report.kind)}", report.kind == "measured")
+        figure.set_title(f"{report.label}{kinds.tag(report.kind)}", report.is_measurement)
         figure.set_data(t, power, energy)
         box = _bq.FallbackBox([figure.widget, widgets.HTML(_bq.compact_html(report._repr_html_()))])
         box.fallback_html, box.fallback_text = page, str(report)
@@ -78,8 +74,8 @@ def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: 
     """
     labels = {d: (labels or {}).get(d) or _bq.domain_label(d) for d in power}
     if title is None:
-        title = f"{report.label}{kind_tag(report.kind)}"
-    svg = svg_power_figure(t, power, energy, title=title, labels=labels, warn=report.kind != "measured")
+        title = f"{report.label}{kinds.tag(report.kind)}"
+    svg = svg_power_figure(t, power, energy, title=title, labels=labels, warn=not report.is_measurement)
     alt = (f"{title}: power over {units.format_duration(report.duration_s)}, "
            f"{units.format_energy(report.energy_j)} in total")
     return f"<div class='lepton-figure'>{img_tag(svg, alt)}{report._repr_html_()}</div>"
