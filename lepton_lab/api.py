@@ -100,28 +100,18 @@ def compare(*items):
     try:
         from .widgets.compare import Comparison
     except ImportError:
-        from .errors import require
+        from .report_table import reports_table
 
-        require("pandas", "data", "compare()")
-        return comparison_table(reports)
+        return reports_table(reports, "compare()")
     return Comparison(reports)
 
 
-def comparison_table(reports):
-    import pandas as pd
-
-    rows = []
-    for report in reports:
-        row = {"label": report.label, "id": report.id, "energy_j": report.energy_j,
-               "duration_s": report.duration_s, "mean_w": report.mean_w, "co2e_g": report.co2e_g,
-               "kind": report.kind, "status": report.status}
-        for domain, values in report.domains.items():
-            row[f"{domain} J"] = values.energy_j
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def sensor_summary() -> str:
-    from .line_commands import sensor_summary as summary
+    """What can be read here, and for everything that cannot, why and how to enable it."""
+    from .sensors import discover
 
-    return summary()
+    found = discover()
+    try:
+        return found.summary()
+    finally:
+        found.close()

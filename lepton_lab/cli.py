@@ -42,7 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_sensors(args) -> int:
-    from .line_commands import sensor_summary
+    from .api import sensor_summary
 
     print(sensor_summary())
     return 0

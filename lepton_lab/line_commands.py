@@ -4,26 +4,6 @@ from __future__ import annotations
 from .errors import InvalidInput
 
 
-def sensor_summary() -> str:
-    """What can be read here, and for everything that cannot, why and how to enable it."""
-    from .sensors import discover, kinds
-
-    found = discover()
-    try:
-        lines = []
-        for sensor in found.sensors:
-            kind = f" [{kinds.badge(sensor.kind)}]" if kinds.badge(sensor.kind) else ""
-            for domain in sensor.domains:
-                lines.append(f"  ✔ {domain:<16} {sensor.describe(domain)} ({sensor.method(domain)}){kind}")
-        for name, why in found.unavailable.items():
-            lines.append(f"  ✘ {name:<16} {why}")
-        if found.fallback_reason:
-            lines.append("  → no real sensor: %%energy shows a labelled ESTIMATE (see ✘ lines to enable one)")
-        return "\n".join(["lepton_lab sensors:"] + lines)
-    finally:
-        found.close()
-
-
 def _positive_int(text: str, what: str) -> int:
     try:
         value = int(text)
@@ -36,6 +16,8 @@ def _positive_int(text: str, what: str) -> int:
 
 def run(command: str, rest: list[str], options, shell):
     if command == "sensors":
+        from .api import sensor_summary
+
         print(sensor_summary())
         return None
     if command == "history":

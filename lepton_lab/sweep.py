@@ -94,11 +94,9 @@ class Sweep:
     @property
     def table(self):
         """One row per run (see ``Comparison.table``) with the ``params`` of each run as columns."""
-        from .api import comparison_table
-        from .errors import require
+        from .report_table import reports_table
 
-        pd = require("pandas", "data", "Sweep.table")
-        frame = comparison_table(self.reports) if self.reports else pd.DataFrame()
+        frame = reports_table(self.reports, "Sweep.table")
         for key in dict.fromkeys(k for p in self.params for k in p):
             frame[key] = [p.get(key) for p in self.params]
         return frame

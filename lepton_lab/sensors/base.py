@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 # What the numbers of a sensor are, and the words every view uses for them, live in .kinds.
+from . import kinds
 from .kinds import ESTIMATED, MEASURED, REPLAYED
 
 __all__ = ["ESTIMATED", "MEASURED", "REPLAYED", "DomainReading", "Reading", "Sensor", "Discovery"]
@@ -107,6 +108,19 @@ class Discovery:
     @property
     def is_estimate(self) -> bool:
         return bool(self.sensors) and all(s.kind == ESTIMATED for s in self.sensors)
+
+    def summary(self) -> str:
+        """What can be read here, and for everything that cannot, why and how to enable it."""
+        lines = []
+        for sensor in self.sensors:
+            kind = f" [{kinds.badge(sensor.kind)}]" if kinds.badge(sensor.kind) else ""
+            for domain in sensor.domains:
+                lines.append(f"  ✔ {domain:<16} {sensor.describe(domain)} ({sensor.method(domain)}){kind}")
+        for name, why in self.unavailable.items():
+            lines.append(f"  ✘ {name:<16} {why}")
+        if self.fallback_reason:
+            lines.append("  → no real sensor: %%energy shows a labelled ESTIMATE (see ✘ lines to enable one)")
+        return "\n".join(["lepton_lab sensors:"] + lines)
 
     def close(self) -> None:
         for sensor in self.sensors:

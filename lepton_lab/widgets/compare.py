@@ -127,14 +127,9 @@ class Comparison:
     @property
     def table(self):
         """One row per report: label, id, energy_j, duration_s, mean_w, co2e_g, kind, status, J per domain."""
-        from ..api import comparison_table
+        from ..report_table import reports_table
 
-        if not self.reports:
-            import pandas as pd
-
-            return pd.DataFrame(columns=["label", "id", "energy_j", "duration_s", "mean_w", "co2e_g",
-                                         "kind", "status"])
-        return comparison_table(self.reports)
+        return reports_table(self.reports, "Comparison.table")
 
     def add(self, report) -> None:
         self.update([*self.reports, report])
