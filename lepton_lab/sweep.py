@@ -125,8 +125,8 @@ class _SweepView:
     def __init__(self, sweep: Sweep):
         import ipywidgets as widgets
 
-        from .widgets._bq import FallbackBox
         from .widgets.compare import Comparison
+        from .widgets.interactive import FallbackBox
 
         self.sweep = sweep
         self.progress = widgets.IntProgress(value=0, min=0, max=sweep.total or 1, bar_style="info",
@@ -167,7 +167,7 @@ class _SweepView:
 
     def close(self, failed: bool) -> None:
         """Replace the display by the static comparison, then close every widget."""
-        from .widgets._bq import close_widgets
+        from .widgets.interactive import close_widgets
 
         self.progress.bar_style = "danger" if failed else "success"
         status = self._status_text(failed=failed)

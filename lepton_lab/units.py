@@ -89,5 +89,13 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min"
 
 
+def format_count(n: float) -> str:
+    """'950', '12 thousand', '9.05 million' (numbers of inferences)."""
+    for factor, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if n >= factor:
+            return f"{n / factor:.3g} {word}"
+    return f"{n:.0f}"
+
+
 def format_percent(fraction: float) -> str:
     return f"{fraction * 100:.1f} %"

@@ -102,3 +102,28 @@ def test_the_graph_reader_sees_a_circle_when_there_is_one():
 def test_no_import_circle_in_lepton_lab():
     found = circles(import_graph())
     assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+PURE_FIGURE_MODULES = ("lepton_lab.widgets.scales", "lepton_lab.widgets.style", "lepton_lab.widgets.traces",
+                       "lepton_lab.widgets.svg", "lepton_lab.widgets.static", "lepton_lab.widgets.compare")
+
+
+@pytest.mark.parametrize("module", PURE_FIGURE_MODULES)
+def test_a_pure_figure_module_loads_no_plotting_widgets(module):
+    """Checked in a fresh interpreter: importing it leaves bqplot and ipywidgets unloaded."""
+    code = f"import sys, {module}; print(sorted(m for m in ('bqplot', 'ipywidgets') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+
+
+def test_only_the_interactive_module_imports_bqplot_by_name():
+    """Everywhere else bqplot comes through errors.require (one line naming the extra if missing):
+    the apps' look module, and the availability checks before an interactive figure is built."""
+    offenders = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            if any(n.split(".")[0] == "bqplot" for n in names) and name != "lepton_lab.widgets.interactive":
+                offenders.append(name)
+    assert not offenders, offenders

@@ -11,7 +11,7 @@ from IPython.utils.capture import capture_output
 import lepton_lab
 from lepton_lab.report import DomainEnergy, EnergyReport
 from lepton_lab.widgets.compare import Comparison, domains_of, unique_labels
-from lepton_lab.widgets.static import svgs_in
+from lepton_lab.widgets.svg import svgs_in
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 SVG = "{http://www.w3.org/2000/svg}"

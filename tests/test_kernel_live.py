@@ -18,7 +18,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from lepton_lab.widgets.static import svgs_in
+from lepton_lab.widgets.svg import svgs_in
 
 pytestmark = pytest.mark.kernel
 WIDGET = "application/vnd.jupyter.widget-view+json"

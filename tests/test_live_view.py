@@ -17,10 +17,11 @@ from IPython.utils.capture import capture_output
 
 from lepton_lab.report import DomainEnergy, EnergyReport
 from lepton_lab.sampler import Sample
-from lepton_lab.widgets import _bq
+from lepton_lab.widgets import interactive, scales, style, traces
 from lepton_lab.sensors.kinds import combined as combined_kind
 from lepton_lab.widgets.live import LivePowerView
-from lepton_lab.widgets.static import FONT_FAMILY, StaticFigure, report_figure, svg_power_figure, svgs_in
+from lepton_lab.widgets.static import StaticFigure, report_figure
+from lepton_lab.widgets.svg import FONT_FAMILY, svg_power_figure, svgs_in
 
 DOMAINS = ["gpu:0", "cpu:package-0", "cpu:dram-0"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -71,7 +72,7 @@ def feed(view: LivePowerView, clock: FakeClock, n: int, watts=lambda i: 40.0, dt
         view.on_sample(Sample(t_s=clock.now, power_w=power, energy_j=energy))
 
 
-def assert_drawable(figure: _bq.PowerFigure) -> None:
+def assert_drawable(figure: interactive.PowerFigure) -> None:
     """Every scale has explicit, finite, non-degenerate bounds: bqplot never derives a NaN domain."""
     for scale in (figure.x, figure.watts, figure.joules):
         assert scale.min == 0 and np.isfinite(scale.max) and scale.max > scale.min
@@ -132,7 +133,7 @@ def test_long_cell_keeps_a_bounded_number_of_points():
     assert np.mean(view.figure.power_of("gpu:0")) == pytest.approx(13.0, rel=0.01)
     report = make_report(100_000, watts=12.0)
     view.finish(report)
-    energy = view.figure.energy.y
+    energy = view.figure.energy_drawn_j()
     assert len(view.figure.power.x) <= 2000
     assert energy[-1] == pytest.approx(report.energy_j)  # the final point is the counter's total
 
@@ -143,7 +144,7 @@ def test_final_figure_holds_the_whole_trace():
     view.finish(report)
     assert len(view.figure.power.x) == 300 and view.figure.power.x[-1] == pytest.approx(30.0)
     assert np.asarray(view.figure.power.y).shape == (3, 300)
-    assert view.figure.energy.y[0] == 0 and view.figure.energy.y[-1] == pytest.approx(report.energy_j)
+    assert view.figure.energy_drawn_j()[0] == 0 and view.figure.energy_drawn_j()[-1] == pytest.approx(report.energy_j)
     html = view.final_bundle["text/html"]
     assert "lepton-report" in html and "test" in html  # the figure, the summary under it
     solid = [p for p in polylines(figure_of(html)) if not p.get("stroke-dasharray")]
@@ -161,7 +162,7 @@ def test_samples_after_finish_are_ignored_and_bad_samples_never_raise():
 
 
 def test_missing_domain_keeps_its_last_value():
-    buffer = _bq.TraceBuffer(["a", "b"])
+    buffer = traces.TraceBuffer(["a", "b"])
     buffer.add(0.1, {"a": 1.0, "b": 2.0}, 0.3)
     buffer.add(0.2, {"a": 1.0}, 0.6)
     _, power, _ = buffer.arrays()
@@ -225,11 +226,11 @@ def test_static_figure_looks_like_the_live_one():
     view.finish(make_report(30, domains=DOMAINS, kind="estimated"))
     svg = figure_of(view.final_bundle["text/html"])
     title = next(t for t in svg.iter(f"{SVG}text") if t.text == "test — ESTIMATED")  # the live title, orange
-    assert title.get("fill") == _bq.KIND_COLOUR
+    assert title.get("fill") == style.KIND_COLOUR
     assert {"time (s)", "power (W)", "energy so far (J)", "A100", "CPU package 0", "DRAM 0"} <= set(texts(svg))
     lines = polylines(svg)
     assert len(lines) == 4  # three domains and the cumulative energy
-    assert {p.get("stroke") for p in lines} == {*_bq.domain_colours(DOMAINS).values(), _bq.ENERGY_COLOUR}
+    assert {p.get("stroke") for p in lines} == {*style.domain_colours(DOMAINS).values(), style.ENERGY_COLOUR}
     # An SVG image cannot read Lab's CSS variables: it names a UI font stack itself, and a size.
     assert FONT_FAMILY in svg.get("style") and "var(" not in svg.get("style")
     assert svg.get("width") == "860" and svg.get("viewBox") == f"0 0 860 {svg.get('height')}"
@@ -314,11 +315,11 @@ def test_svg_of_empty_single_and_constant_traces():
 
 
 def test_nice_ceiling():
-    assert _bq.nice_ceiling(0.0) == 1.0
-    assert _bq.nice_ceiling(7.0) == 8.0
-    assert _bq.nice_ceiling(26.4) == 30.0
-    assert _bq.nice_ceiling(110.0) == 150.0
-    assert _bq.nice_ceiling(float("nan")) == 1.0
+    assert scales.nice_ceiling(0.0) == 1.0
+    assert scales.nice_ceiling(7.0) == 8.0
+    assert scales.nice_ceiling(26.4) == 30.0
+    assert scales.nice_ceiling(110.0) == 150.0
+    assert scales.nice_ceiling(float("nan")) == 1.0
     for maximum in (1.0, 1.5, 3.0, 8.0, 30.0, 150.0):  # every axis maximum lands on a tick
-        ticks = _bq.nice_ticks(maximum)
+        ticks = scales.nice_ticks(maximum)
         assert ticks[0] == 0 and ticks[-1] == pytest.approx(maximum) and 3 <= len(ticks) <= 7

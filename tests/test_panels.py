@@ -77,7 +77,7 @@ def test_lifecycle_defaults_match_the_model():
                            units.kwh_to_j(d["optimisation_kwh"]), d["per_inference_j"] * d["optimised_pct"] / 100)
     shown = numbers(panel)
     assert shown["lifetime"] == f"{units.format_wh(r.baseline_j)} → {units.format_wh(r.optimised_j)}"
-    assert shown["break_even"] == panels.count(r.break_even) and shown["saving"] == units.format_wh(r.saving_j)
+    assert shown["break_even"] == units.format_count(r.break_even) and shown["saving"] == units.format_wh(r.saving_j)
     assert panel.marker.visible and panel.marker.x[0] == pytest.approx(r.break_even / d["per_day"])
     assert panel.lines.y[0][-1] == pytest.approx(units.j_to_kwh(r.baseline_j))
 

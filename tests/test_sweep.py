@@ -8,7 +8,7 @@ from IPython.utils.capture import capture_output
 
 from lepton_lab.errors import InvalidInput
 from lepton_lab.sweep import Sweep
-from lepton_lab.widgets.static import svgs_in
+from lepton_lab.widgets.svg import svgs_in
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -404,7 +404,7 @@ def test_tradeoff_figure_fallback_is_svg_images():
     import pandas as pd
 
     from lepton_lab.tradeoffs.plots import tradeoff_figure
-    from lepton_lab.widgets.static import svgs_in
+    from lepton_lab.widgets.svg import svgs_in
 
     table = pd.DataFrame({"sparsity": ["0 %", "50 %", "0 %", "50 %"], "method": ["a", "a", "b", "b"],
                           "energy_j": [2.0, 1.0, 2.5, 1.5], "accuracy": [0.9, 0.8, 0.9, 0.85],

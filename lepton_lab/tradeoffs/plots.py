@@ -1,8 +1,9 @@
 """Figures and tables for the lessons: a row of bar charts over one sweep table, and a tidy view.
 
-Presenter code (bqplot, ipywidgets, pandas Styler): only the notebooks import it. Every figure
-carries an SVG-image fallback so a saved or exported lesson still shows it, and any figure of
-non-measured numbers says ESTIMATED (or REPLAYED) in its title, in the warning colour.
+Presenter code (pandas Styler; bqplot through :mod:`lepton_lab.widgets.interactive`, only for
+``.widget``): only the notebooks import it. Every figure is a static SVG image first, so a saved
+or exported lesson still shows it, and any figure of non-measured numbers says ESTIMATED (or
+REPLAYED) in its title, in the warning colour.
 """
 from __future__ import annotations
 
@@ -42,28 +43,16 @@ def _percent_top(series: dict, y_label: str) -> float | None:
 
 
 def _panel(categories, series: dict, title: str, y_label: str, tick_format: str):
-    bqplot = require("bqplot", "lab", "the lesson figures")
-    widgets = require("ipywidgets", "lab", "the lesson figures")
-    from ..widgets._bq import nice_ceiling
+    require("bqplot", "lab", "the lesson figures")
+    from ..widgets import interactive, scales
 
     top = max((v for values in series.values() for v in values), default=0.0)
-    x_scale = bqplot.OrdinalScale()
-    # explicit y range: bqplot views break for good on data-derived domains of constant data
-    y_scale = bqplot.LinearScale(min=0.0, max=_percent_top(series, y_label) or nice_ceiling(top * 1.1, floor=1e-9))
-    bars = bqplot.Bars(x=[str(c) for c in categories], y=list(series.values()), type="grouped",
-                       colors=GROUP_COLOURS[:len(series)], labels=list(series), padding=0.2,
-                       display_legend=len(series) > 1, scales={"x": x_scale, "y": y_scale})
-    axes = [bqplot.Axis(scale=x_scale, grid_lines="none"),
-            bqplot.Axis(scale=y_scale, orientation="vertical", label=y_label, tick_format=tick_format,
-                        grid_lines="dashed", label_offset="50px")]
-    return bqplot.Figure(marks=[bars], axes=axes, title=title, animation_duration=0,
-                         fig_margin={"top": 40, "bottom": 40, "left": 70, "right": 16},
-                         title_style={"font-size": "14px"}, legend_location="top-right",
-                         layout=widgets.Layout(flex="1 1 0", min_width="300px", height="300px"))
+    y_max = _percent_top(series, y_label) or scales.nice_ceiling(top * 1.1, floor=1e-9)
+    return interactive.grouped_bars(categories, series, GROUP_COLOURS, title, y_label, y_max, tick_format)
 
 
 def _fallback(categories, series: dict, title: str, y_label: str, warn: bool) -> str:
-    from ..widgets.static import img_tag, svg_bars
+    from ..widgets.svg import img_tag, svg_bars
 
     # The static bars cannot group: one bar per (group, setting), coloured by group with a legend.
     labels = [str(c) for _ in series for c in categories]
@@ -84,7 +73,6 @@ def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: st
     ``group`` splits each setting's bar by another column (e.g. the pruning method); ``formats``
     gives d3 tick formats per column. Shares (accuracy, agreement) are drawn in percent.
     """
-    widgets = require("ipywidgets", "lab", "the lesson figures")
     from ..widgets.static import StaticFigure
 
     tag, panels, svgs = _kind_tag(table), [], []
@@ -93,12 +81,13 @@ def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: st
         label = f"{label} (%)" if column in PERCENT_COLUMNS else label
         # accuracy is computed, not sensed: only energy-derived panels carry the ESTIMATED tag
         title = label if column in PERCENT_COLUMNS else f"{label}{tag}"
-        panels.append((categories, series, title, label, (formats or {}).get(column, ".3~g")))
+        panels.append((categories, series, title, label, (formats or {}).get(column, ",~g")))
         svgs.append(_fallback(categories, series, title, label, warn=bool(tag) and column not in PERCENT_COLUMNS))
 
     def build_widget():
-        figures = [_panel(*panel) for panel in panels]
-        return widgets.HBox(figures, layout=widgets.Layout(width="100%", flex_flow="row wrap"))
+        from ..widgets.interactive import row
+
+        return row([_panel(*panel) for panel in panels])
 
     # Static output (images): a saved lesson, reopened or untrusted, still shows its figures;
     # ``.widget`` gives the bqplot version.

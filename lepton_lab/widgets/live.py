@@ -23,7 +23,7 @@ import ipywidgets as widgets
 
 from .. import units
 from ..sensors import kinds
-from . import _bq, static
+from . import interactive, static, style, traces
 
 #: Least seconds between two pushes to the browser: ~3 Hz (every 4th sample at the default 10 Hz)
 #: looks smooth, and each push (about 0.5-1 ms of kernel time, mostly message serialisation)
@@ -38,16 +38,16 @@ class LivePowerView:
 
     def __init__(self, domains: Sequence[str], *, labels: Mapping[str, str] | None = None,
                  kind: str = kinds.MEASURED, note: str = "", label: str = "", period_s: float = PERIOD_S,
-                 max_points: int = _bq.MAX_POINTS, clock: Callable[[], float] = time.monotonic):
+                 max_points: int = traces.MAX_POINTS, clock: Callable[[], float] = time.monotonic):
         self.domains = list(domains)
         self.kind, self.note, self.label = kind, note, label
         self.period_s, self.max_points, self.clock = period_s, max_points, clock
-        self.buffer = _bq.TraceBuffer(self.domains, max_points)
-        self.labels = {d: (labels or {}).get(d) or _bq.domain_label(d) for d in self.domains}
-        self.figure = _bq.PowerFigure(self.domains, self.labels)
+        self.buffer = traces.TraceBuffer(self.domains, max_points)
+        self.labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in self.domains}
+        self.figure = interactive.PowerFigure(self.domains, self.labels)
         self.figure.set_title(self._title(label, kind), kinds.is_measurement(kind))
         self.header = widgets.HTML(self._header_html(0.0, {}, 0.0, waiting=True))
-        self.box = _bq.FallbackBox([self.header, self.figure.widget])
+        self.box = interactive.FallbackBox([self.header, self.figure.widget])
         self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
         self.updates = 0  # pushes to the browser so far
         self.errors = 0  # exceptions swallowed on the sampler thread (and a failed final update)
@@ -87,7 +87,7 @@ class LivePowerView:
             # From here on the sampler thread leaves the widgets alone (on_sample returns at once),
             # and a push it was making has ended: it held this lock.
             self._finished = True
-        t, power, energy = _bq.decimate_trace(report.trace, self.domains, report.energy_j, self.max_points)
+        t, power, energy = traces.decimate_trace(report.trace, self.domains, report.energy_j, self.max_points)
         try:  # the widgets' final state, the whole trace: the last update the front end gets
             self.figure.set_data(t, power, energy)
         except Exception:  # the static figure below is what is shown: it must not be lost to this
@@ -119,7 +119,7 @@ class LivePowerView:
             if self.closed:
                 return
             self.closed = True
-        _bq.close_widgets([self.box])
+        interactive.close_widgets([self.box])
 
     # -- sampler thread ---------------------------------------------------------------------
     def on_sample(self, sample) -> None:
@@ -174,6 +174,6 @@ class LivePowerView:
         if kinds.is_measurement(self.kind):
             return ""
         note = html.escape(self.note, quote=True)
-        return (f"<span title='{note}' style='background:{_bq.KIND_COLOUR};color:white;padding:1px 7px;"
+        return (f"<span title='{note}' style='background:{style.KIND_COLOUR};color:white;padding:1px 7px;"
                 f"border-radius:3px;font-weight:700;letter-spacing:.5px'>{html.escape(kinds.badge(self.kind))}</span>"
-                f"<span title='{note}' style='color:{_bq.KIND_COLOUR}'>not a measurement</span>")
+                f"<span title='{note}' style='color:{style.KIND_COLOUR}'>not a measurement</span>")

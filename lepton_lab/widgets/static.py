@@ -4,21 +4,22 @@
 HTML: the figure as an SVG image (see :mod:`.svg`) and the report's summary. No widget mimetype:
 JupyterLab saves no widget state by default, so a widget output reopened later shows "model not
 found" instead of any fallback. ``StaticFigure.widget`` builds the interactive bqplot version on
-request (Voila apps, anyone who wants to zoom).
+request (Voila apps, anyone who wants to zoom); only that needs the ``lab`` extra.
+
+Pure: numpy and the SVG writer; ipywidgets and bqplot load only for ``.widget``.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
-import ipywidgets as widgets
 import numpy as np
 
 from .. import units
+from ..errors import require
 from ..sensors import kinds
-from . import _bq
-# Re-exported: callers (tradeoffs.plots, tests) import the SVG helpers from here.
-from .svg import (FONT_FAMILY, format_plain, format_tick, img_tag, svg_bars, svg_power_figure,  # noqa: F401
-                  svgs_in, text_width)
+from . import style
+from .svg import img_tag, svg_power_figure
+from .traces import MAX_POINTS, decimate_trace
 
 
 class StaticFigure:
@@ -27,17 +28,20 @@ class StaticFigure:
     ``widget`` builds the interactive version (once, on first use) from ``build_widget``.
     """
 
-    def __init__(self, html: str, text: str, build_widget: Callable[[], widgets.Widget] | None = None):
+    def __init__(self, html: str, text: str, build_widget: Callable[[], Any] | None = None):
         self.html, self.text = html, text
         self._build_widget = build_widget
-        self._widget: widgets.Widget | None = None
+        self._widget: Any = None
 
     @property
-    def widget(self) -> widgets.Widget:
-        if self._build_widget is None:
-            return widgets.HTML(self.html)
+    def widget(self) -> Any:
+        """The interactive version (bqplot; needs the ``lab`` extra)."""
         if self._widget is None:
-            self._widget = self._build_widget()
+            if self._build_widget is None:
+                self._widget = require("ipywidgets", "lab", "an interactive figure").HTML(self.html)
+            else:
+                require("bqplot", "lab", "an interactive figure")
+                self._widget = self._build_widget()
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
@@ -47,16 +51,20 @@ class StaticFigure:
         return self.text
 
 
-def report_figure(report, max_points: int = _bq.MAX_POINTS) -> StaticFigure:
+def report_figure(report, max_points: int = MAX_POINTS) -> StaticFigure:
     """The power trace of a finished report (SVG image + summary); ``.widget`` for a bqplot one."""
     domains = list(report.domains)
-    t, power, energy = _bq.decimate_trace(report.trace, domains, report.energy_j, max_points)
+    t, power, energy = decimate_trace(report.trace, domains, report.energy_j, max_points)
 
-    def build_widget() -> _bq.FallbackBox:
-        figure = _bq.PowerFigure(domains, {d: _bq.domain_label(d) for d in domains})
+    def build_widget():
+        from . import interactive
+
+        figure = interactive.PowerFigure(domains, {d: style.domain_label(d) for d in domains})
         figure.set_title(f"{report.label}{kinds.tag(report.kind)}", report.is_measurement)
         figure.set_data(t, power, energy)
-        box = _bq.FallbackBox([figure.widget, widgets.HTML(_bq.compact_html(report._repr_html_()))])
+        html_widget = require("ipywidgets", "lab", "an interactive figure").HTML(
+            style.compact_html(report._repr_html_()))
+        box = interactive.FallbackBox([figure.widget, html_widget])
         box.fallback_html, box.fallback_text = page, str(report)
         box.power_figure = figure  # kept for tests and for callers that restyle it
         return box
@@ -72,7 +80,7 @@ def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: 
     The final output of a ``%%energy`` cell (see ``LivePowerView.finish``), so it is drawn to look
     like the live bqplot figure: same title, axes, colours and legend.
     """
-    labels = {d: (labels or {}).get(d) or _bq.domain_label(d) for d in power}
+    labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in power}
     if title is None:
         title = f"{report.label}{kinds.tag(report.kind)}"
     svg = svg_power_figure(t, power, energy, title=title, labels=labels, warn=not report.is_measurement)

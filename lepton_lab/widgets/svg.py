@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import _bq
+from . import scales, style
+from .traces import from_origin
 
 #: Close to JupyterLab's UI font stack (the live bqplot figure's), written into every SVG.
 FONT_FAMILY = "system-ui, -apple-system, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif"
@@ -48,22 +49,7 @@ def svgs_in(fragment: str) -> list[str]:
     return [base64.b64decode(data).decode("utf-8") for data in _DATA_URI.findall(fragment)]
 
 
-# -- ticks and numbers ----------------------------------------------------------------------------
-def format_tick(value: float) -> str:
-    """Like d3's '~s': 1500 → 1.5k, 0.25 → 250m, 20 → 20."""
-    if value == 0:
-        return "0"
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{prefix}"
-    return f"{value:.3g}"
-
-
-def format_plain(value: float) -> str:
-    """Seconds read better as 0.25 than as 250m."""
-    return f"{value:.3g}"
-
-
+# -- text -----------------------------------------------------------------------------------------
 def text_width(text: str, size: float = 12.0) -> float:
     """About how wide ``text`` is in a sans-serif font (for laying out legends; no font metrics here)."""
     narrow, wide = set("ijlrtf.,:;'!|()[] "), set("mwMW@%")
@@ -100,30 +86,32 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, colour: str, width: float = 2.0, e
 
 
 def _axes(frame: _Frame, x_label: str, y_label: str, y2_max: float | None = None, y2_label: str = "",
-          x_ticks: bool = True, tick=format_tick, y2_colour: str = _bq.ENERGY_COLOUR) -> list[str]:
+          x_ticks: bool = True, y2_colour: str = style.ENERGY_COLOUR) -> list[str]:
     """Axes drawn as bqplot draws them: dashed horizontal grid, a line per axis with 6 px outer
     ticks, small grey tick labels and the axis labels beside them (no frame around the plot)."""
     grid, parts = [], []
     left, right, top, bottom = frame.left, frame.right, frame.top, frame.bottom
-    for value in _bq.nice_ticks(frame.y_max):
+    for value in scales.nice_ticks(frame.y_max):
         y = float(frame.py(value))
         if value > 0:
             grid.append(f"<line x1='{left}' x2='{right}' y1='{y:.1f}' y2='{y:.1f}' stroke='{_GRID_COLOUR}' "
                         "stroke-dasharray='5,5'/>")
         parts.append(f"<line x1='{left - 6}' x2='{left}' y1='{y:.1f}' y2='{y:.1f}' stroke='{_AXIS_COLOUR}'/>")
-        parts.append(f"<text x='{left - 9}' y='{y + 4:.1f}' text-anchor='end' {_TICK}>{tick(value)}</text>")
-    for value in _bq.nice_ticks(frame.x_max, 8) if x_ticks else []:
+        parts.append(f"<text x='{left - 9}' y='{y + 4:.1f}' text-anchor='end' {_TICK}>"
+                     f"{scales.format_tick(value)}</text>")
+    for value in scales.nice_ticks(frame.x_max, 8) if x_ticks else []:
         x = float(frame.px(value))
         parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{bottom}' y2='{bottom + 6}' stroke='{_AXIS_COLOUR}'/>")
-        parts.append(f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle' {_TICK}>{value:g}</text>")
+        parts.append(f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle' {_TICK}>"
+                     f"{scales.format_tick(value)}</text>")
     parts.append(f"<line x1='{left}' x2='{left}' y1='{top}' y2='{bottom}' stroke='{_AXIS_COLOUR}'/>")
     parts.append(f"<line x1='{left}' x2='{right}' y1='{bottom}' y2='{bottom}' stroke='{_AXIS_COLOUR}'/>")
     if y2_max:
-        for value in _bq.nice_ticks(y2_max):
+        for value in scales.nice_ticks(y2_max):
             y = float(frame.py(value, y2_max))
             parts.append(f"<line x1='{right}' x2='{right + 6}' y1='{y:.1f}' y2='{y:.1f}' stroke='{y2_colour}'/>")
             parts.append(f"<text x='{right + 9}' y='{y + 4:.1f}' font-size='12' fill='{y2_colour}'>"
-                         f"{format_tick(value)}</text>")
+                         f"{scales.format_tick(value)}</text>")
         parts.append(f"<line x1='{right}' x2='{right}' y1='{top}' y2='{bottom}' stroke='{y2_colour}'/>")
         parts.append(_vertical_label(frame.width - 14, frame, y2_label, colour=y2_colour))
     if x_label:
@@ -171,7 +159,7 @@ def _legend(rows: Sequence[Sequence[tuple]], y0: float) -> list[str]:
 
 
 def _svg(parts: Sequence[str], title: str, width: int = _W, height: int = _H, warn: bool = False) -> str:
-    colour = _bq.KIND_COLOUR if warn else "#212121"
+    colour = style.KIND_COLOUR if warn else "#212121"
     weight = "600" if warn else "500"
     head = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
             f"height='{height}' style='background:white;font-family:{FONT_FAMILY}'>"
@@ -186,28 +174,30 @@ def svg_power_figure(t, power: Mapping[str, np.ndarray], energy, *, title: str =
                      labels: Mapping[str, str] | None = None, warn: bool = False) -> str:
     """The live figure as SVG: watts per domain (left axis), cumulative joules (right).
 
-    Bounds and ticks are the live figure's (``PowerFigure.set_data``): the same data draws alike.
+    Axes are the live figure's (``scales.power_figure_axes``): the same data draws alike.
     """
     labels = labels or {}
     t = np.asarray(t, dtype=float)
     energy = np.asarray(energy, dtype=float)
-    colours = _bq.domain_colours(list(power))
-    entries = [(labels.get(d) or _bq.domain_label(d), colours[d], "line") for d in power]
-    entries.append(("energy so far (J, right axis)", _bq.ENERGY_COLOUR, "dashed"))
+    colours = style.domain_colours(list(power))
+    peak = max((float(np.max(p)) for p in power.values() if len(p)), default=0.0)
+    x_axis, w_axis, j_axis = scales.power_figure_axes(float(t[-1]) if len(t) else 0.0, peak,
+                                                      float(np.max(energy)) if len(energy) else 0.0)
+    entries = [(labels.get(d) or style.domain_label(d), colours[d], "line") for d in power]
+    entries.append((f"energy so far ({j_axis.unit}, right axis)", style.ENERGY_COLOUR, "dashed"))
     rows = _legend_rows(entries, _POWER_MARGIN["left"], _W - 8)
     height = _H + 18 * (len(rows) - 1)
-    peak = max((float(np.max(p)) for p in power.values() if len(p)), default=0.0)
-    frame = _Frame(_bq.nice_ceiling(float(t[-1]) if len(t) else 0.0), _bq.nice_ceiling(peak * 1.1),
-                   _W, height, {**_POWER_MARGIN, "bottom": _POWER_MARGIN["bottom"] + 18 * (len(rows) - 1)})
-    joules_max = _bq.nice_ceiling(float(np.max(energy)) * 1.05 if len(energy) else 0.0)
-    parts = _axes(frame, "time (s)", "power (W)", joules_max, "energy so far (J)")
-    t0, e0 = _bq.from_origin(t, energy)
+    frame = _Frame(x_axis.maximum, w_axis.maximum, _W, height,
+                   {**_POWER_MARGIN, "bottom": _POWER_MARGIN["bottom"] + 18 * (len(rows) - 1)})
+    parts = _axes(frame, x_axis.label("time"), w_axis.label("power"), j_axis.maximum, j_axis.label("energy so far"))
+    t0, e0 = from_origin(t, energy)
     # The dashed energy line under the power lines, as in the live figure (its mark comes second
     # there, but the solid lines are what one reads first).
-    parts.append(_polyline(frame.px(t0), frame.py(e0, joules_max), _bq.ENERGY_COLOUR, 1.5,
+    parts.append(_polyline(frame.px(t0), frame.py(e0 / j_axis.factor, j_axis.maximum), style.ENERGY_COLOUR, 1.5,
                            "stroke-dasharray='6,4'"))
     for domain, watts in power.items():
-        parts.append(_polyline(frame.px(t), frame.py(watts), colours[domain]))
+        parts.append(_polyline(frame.px(t), frame.py(np.asarray(watts, dtype=float) / w_axis.factor),
+                               colours[domain]))
     if not len(t):
         parts.append(f"<text x='{(frame.left + frame.right) / 2:.0f}' y='{(frame.top + frame.bottom) / 2:.0f}' "
                      f"text-anchor='middle' font-size='12' fill='#757575'>no samples: the run was shorter than "
@@ -216,9 +206,10 @@ def svg_power_figure(t, power: Mapping[str, np.ndarray], energy, *, title: str =
 
 
 def svg_bars(categories: Sequence[str], stacks: Sequence[tuple[str, str, Sequence[float]]], *,
-             title: str, y_label: str, width: int = 420, height: int = _H, tick=format_tick,
+             title: str, y_label: str, width: int = 420, height: int = _H,
              warn: bool = False, y_max: float | None = None) -> str:
-    """Vertical bars, stacked: ``stacks`` is (legend label, colour, one value per category).
+    """Vertical bars, stacked: ``stacks`` is (legend label, colour, one value per category), in the
+    unit ``y_label`` names (ticks are plain numbers of that unit).
 
     ``y_max`` fixes the top of the axis (100 for percentages), else it is a round number above the data.
     """
@@ -227,9 +218,11 @@ def svg_bars(categories: Sequence[str], stacks: Sequence[tuple[str, str, Sequenc
     rows = _legend_rows([(label, colour, "box") for label, colour, _ in stacks], _MARGIN["left"], width - 8)
     extra = 18 * (len(rows) - 1) if len(stacks) > 1 else 0  # legend rows below the first: a taller SVG
     height += extra
-    frame = _Frame(float(n), y_max or _bq.nice_ceiling(max(totals, default=0.0) * 1.05), width, height,
+    top = max(totals, default=0.0) * 1.05
+    # A round top above the data, however small; all-zero bars (a no-op cell) still get an axis.
+    frame = _Frame(float(n), y_max or (scales.nice_ceiling(top, floor=1e-9) if top > 0 else 1.0), width, height,
                    {**_MARGIN, "bottom": _MARGIN["bottom"] + extra})
-    parts = _axes(frame, "", y_label, x_ticks=False, tick=tick)
+    parts = _axes(frame, "", y_label, x_ticks=False)
     slot = (frame.right - frame.left) / n
     for i, category in enumerate(categories):
         x, base = frame.left + slot * (i + 0.15), 0.0

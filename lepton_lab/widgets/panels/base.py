@@ -3,17 +3,17 @@
 Widget values arrive from a browser and can be forged, limits included (a client can send
 ``{"max": 1e30, "value": 1e30}`` or NaN). So every refresh re-checks every input against the
 panel's own :class:`~lepton_lab.whatif.checks.Bound`, puts the widget back in range, and shows
-what it did in a visible message. Subclasses (in :mod:`.panels`) supply controls, charts, the
-model call and how a measured report maps onto inputs.
+what it did in a visible message. Subclasses (one module per app in this package) supply
+controls, charts, the model call and how a measured report maps onto inputs.
 """
 from __future__ import annotations
 
 import math
 
-from ..errors import LeptonError
-from ..whatif.checks import Bound
-from ..whatif.reports import describe
-from ._panel_view import CSS, WIDE, _w, emphasis, esc
+from ...errors import LeptonError
+from ...whatif.checks import Bound
+from ...whatif.reports import describe
+from .look import CSS, WIDE, emphasis, esc, ipywidgets
 from .report_picker import ReportPicker
 
 _LIMIT_TRAITS = ("min", "max", "step", "base")
@@ -25,7 +25,7 @@ class Panel:
     ASSUMPTIONS: tuple[str, ...] = ()
 
     def __init__(self, ledger_path=None):
-        W = _w()
+        W = ipywidgets()
         self._inputs: dict = {}  # key -> (widget, Bound, original limit traits)
         self._choices: dict = {}  # key -> (widget, allowed values, default)
         self._busy = False
@@ -47,15 +47,15 @@ class Panel:
     # -- building blocks ----------------------------------------------------------------------
     @staticmethod
     def heading(text: str):
-        return _w().HTML(f'<div class="ll-h">{esc(text)}</div>')
+        return ipywidgets().HTML(f'<div class="ll-h">{esc(text)}</div>')
 
     @staticmethod
     def note(text: str):
-        return _w().HTML(f'<div class="ll-note">{text}</div>')
+        return ipywidgets().HTML(f'<div class="ll-note">{text}</div>')
 
     def slider(self, key, bound: Bound, value, description, log=False, step=None, fmt=".3g", observe=True):
         """A slider (log-scaled with ``log``; an integer box for an integer bound with ``step=0``)."""
-        W = _w()
+        W = ipywidgets()
         common = dict(description=description, style=WIDE, layout=W.Layout(width="100%"))
         if bound.integer and step == 0:
             w = W.BoundedIntText(value=value, min=int(bound.lo), max=int(bound.hi), **common)
@@ -74,7 +74,7 @@ class Panel:
         return w
 
     def choice(self, key, options, value, description, observe=True):
-        W = _w()
+        W = ipywidgets()
         w = W.Dropdown(options=options, value=value, description=description, style=WIDE,
                        layout=W.Layout(width="100%"))
         self._choices[key] = (w, [v for _, v in options], value)

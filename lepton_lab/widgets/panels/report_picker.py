@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-from .. import units
-from ..sensors import kinds
-from ..errors import LeptonError
-from ..ledger import Ledger
-from ..whatif.reports import check_report, report_from_bytes
-from ._panel_view import WIDE, _w, esc
+from ... import units
+from ...errors import LeptonError
+from ...ledger import Ledger
+from ...sensors import kinds
+from ...whatif.reports import check_report, report_from_bytes
+from .look import WIDE, esc, ipywidgets
 
 #: Set to "off" (``lepton-lab serve`` does it on a non-local address) to hide this machine's
 #: ledger from visitors; they can still upload their own report.
@@ -24,7 +24,7 @@ class ReportPicker:
     """Start from a measurement: a recent ledger entry or an uploaded report JSON file."""
 
     def __init__(self, on_report, ledger_path=None, limit: int = 20):
-        W = _w()
+        W = ipywidgets()
         self._on_report, self._ledger_path, self._limit = on_report, ledger_path, limit
         self._ids: set[int] = set()
         # min_width 0 lets long entry labels shrink instead of pushing the reload button out of view.

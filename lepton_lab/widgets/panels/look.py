@@ -1,15 +1,16 @@
-"""Shared look of the what-if panels: the page CSS, HTML cards and the bqplot chart helpers.
+"""The look of the what-if apps: the page CSS, HTML cards and the bqplot chart helpers.
 
-ipywidgets and bqplot are imported on first use (:func:`_w`, :func:`_bq`), never at import time.
+ipywidgets and bqplot are imported on first use (:func:`ipywidgets`, :func:`bqplot`), never at
+import time.
 """
 from __future__ import annotations
 
 import html
 import re
 
-from .. import carbon
-from ..errors import require
-from ..whatif.display import axis_max, nice_ticks
+from ... import carbon
+from ...errors import require
+from ..scales import D3_TICK_FORMAT, axis_max, nice_ticks
 
 WIDE = {"description_width": "150px"}
 
@@ -39,12 +40,16 @@ CSS = """<style>
 </style>"""
 
 
-def _w():
+def ipywidgets():
     return require("ipywidgets", "lab", "the what-if apps")
 
 
-def _bq():
+def bqplot():
     return require("bqplot", "lab", "the what-if apps' charts")
+
+
+def show(widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
 
 
 def esc(value) -> str:
@@ -78,9 +83,9 @@ def set_y(chart, mark, values, unit: str) -> float:
 
 
 def figure(title: str, marks, x_scale, y_scale, x_label: str, y_label: str, x_format=None, height="300px"):
-    bq, W = _bq(), _w()
+    bq, W = bqplot(), ipywidgets()
     axes = [bq.Axis(scale=x_scale, label=x_label, tick_format=x_format, grid_lines="none", label_offset="36px"),
-            bq.Axis(scale=y_scale, label=y_label, orientation="vertical", tick_format=",.3~g",
+            bq.Axis(scale=y_scale, label=y_label, orientation="vertical", tick_format=D3_TICK_FORMAT,
                     grid_lines="dashed", label_offset="50px")]
     return bq.Figure(marks=marks, axes=axes, title=title, animation_duration=0,
                      fig_margin={"top": 44, "bottom": 54, "left": 72, "right": 18},
