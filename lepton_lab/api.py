@@ -5,7 +5,8 @@ import functools
 import warnings
 
 from .errors import LedgerWarning
-from .measurement import Measurement, MeasureOptions, last_report
+from .measurement import Measurement, last_report
+from .options import MeasureOptions
 from .report import EnergyReport, status_for
 
 __all__ = ["measure", "measured", "history", "last_report", "compare", "resolve_reports", "sensor_summary"]
@@ -14,15 +15,15 @@ __all__ = ["measure", "measured", "history", "last_report", "compare", "resolve_
 class measure:
     """Measure a block: ``with measure(label="train") as m: ...``; then ``m.report``.
 
-    The report is built, stored and available at ``m.report`` also when the block raises or is
-    interrupted; the exception then propagates unchanged.
+    Options are those of ``%%energy`` and ``lepton-lab measure`` (:data:`lepton_lab.options.OPTIONS`):
+    ``label``, ``interval``, ``sensors``, ``gpus``, ``region``, ``pue``, ``baseline``; and
+    ``save=False`` keeps the report out of the ledger. The report is built, stored and available
+    at ``m.report`` also when the block raises or is interrupted; the exception then propagates
+    unchanged.
     """
 
-    def __init__(self, label=None, interval=0.1, sensors=None, gpus=None, region=None, pue=None,
-                 baseline=0.0, save=True):
-        options = MeasureOptions.from_user(label=label, interval=interval, sensors=sensors, gpus=gpus,
-                                           region=region, pue=pue, baseline=baseline, save=save)
-        self._measurement = Measurement(options)
+    def __init__(self, label=None, **options):
+        self._measurement = Measurement(MeasureOptions.from_user(label=label, **options))
         self.report: EnergyReport | None = None
 
     def subscribe(self, callback):

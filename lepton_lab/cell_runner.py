@@ -4,7 +4,8 @@ from __future__ import annotations
 import ast
 import sys
 
-from .measurement import Measurement, MeasureOptions, validate_variable_name
+from .measurement import Measurement, validate_variable_name
+from .options import MeasureOptions
 from .report import status_for
 
 _announced_fallback = False

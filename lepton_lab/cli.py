@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from .errors import LeptonError
+from .options import add_to_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,13 +22,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sensors", help="which energy sensors can be read here, and why not")
     measure = commands.add_parser("measure", help="run a command and report its energy",
                                   usage="lepton-lab measure [options] -- CMD [ARGS...]")
-    measure.add_argument("--interval", "-i", default="0.1", help="sampling interval in seconds")
-    measure.add_argument("--label", "-l", default=None, help="name stored with the measurement")
-    measure.add_argument("--sensors", default=None, help="nvml,rapl,estimate")
-    measure.add_argument("--gpus", default=None, help="visible GPU indices, e.g. 0,1")
-    measure.add_argument("--region", default=None, help="carbon-intensity region (ISO code, WORLD)")
-    measure.add_argument("--pue", default=None, help="facility PUE >= 1.0")
-    measure.add_argument("--baseline", default="0", help="idle seconds measured first")
+    add_to_parser(measure.add_argument)
     measure.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     history = commands.add_parser("history", help="stored measurements, newest first")
     history.add_argument("--limit", "-n", type=int, default=20)
@@ -36,8 +31,9 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("key", help="ledger id or label (the newest with that label)")
     export.add_argument("--output", "-o", default=None, help="file to write (default: stdout)")
     commands.add_parser("regions", help="carbon-intensity regions shipped with lepton_lab")
-    serve = commands.add_parser("serve", help="publish the what-if apps with Voila")
-    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    from .serve import DESCRIPTION, add_arguments
+
+    add_arguments(commands.add_parser("serve", help="publish the what-if apps with Voila", description=DESCRIPTION))
     return parser
 
 
@@ -49,7 +45,8 @@ def _cmd_sensors(args) -> int:
 
 
 def _cmd_measure(args) -> int:
-    from .measurement import Measurement, MeasureOptions
+    from .measurement import Measurement
+    from .options import MeasureOptions
 
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
@@ -122,9 +119,9 @@ def _cmd_regions(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from .serve import main as serve_main
+    from .serve import run
 
-    return serve_main(args.rest)
+    return run(args)
 
 
 COMMANDS = {"sensors": _cmd_sensors, "measure": _cmd_measure, "history": _cmd_history,

@@ -19,6 +19,7 @@ from .cell_hooks import CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
 from .measurement import prewarm
+from .options import add_to_parser
 
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
 
@@ -28,6 +29,15 @@ def _with_usage_errors(func, *args, **kwargs):
         return func(*args, **kwargs)
     except LeptonError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _measure_options(func):
+    """The options every presenter shares, from the one table (lepton_lab.options)."""
+    declared = []
+    add_to_parser(lambda *flags, **kwargs: declared.append(argument(*flags, **kwargs)))
+    for decorate in reversed(declared):  # IPython lists arguments in decoration order, reversed
+        func = decorate(func)
+    return func
 
 
 @magics_class
@@ -53,16 +63,10 @@ class EnergyMagics(Magics):
     @argument("subcommand", nargs="*", help=(
         "line form only: sensors | history [-n N] | last | compare A B ... "
         "(ids or labels from the ledger)"))
-    @argument("-i", "--interval", default="0.1", help="sampling interval in seconds (default 0.1)")
-    @argument("-l", "--label", default=None, help="name stored with the measurement")
+    @_measure_options
     @argument("--var", default=None, help="also store the EnergyReport in this variable")
     @argument("-q", "--quiet", action="store_true", help="show nothing; still measure and store")
     @argument("--no-plot", action="store_true", help="no live plot, summary only")
-    @argument("--sensors", default=None, help="comma-separated: nvml,rapl,estimate (default: all readable)")
-    @argument("--gpus", default=None, help="comma-separated visible GPU indices (default: all)")
-    @argument("--region", default=None, help="carbon-intensity region: ISO code (FR, FRA), WORLD, or gCO2e/kWh")
-    @argument("--pue", default=None, help="power usage effectiveness of the facility, >= 1.0 (default 1.0)")
-    @argument("--baseline", default="0", help="measure idle power for this many seconds first; report net energy too")
     @argument("-n", "--limit", default="20", help="rows for `%%energy history` (default 20)")
     @line_cell_magic
     def energy(self, line: str = "", cell: str | None = None):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import keyword
 import os
-import math
 import socket
 import threading
 import time
@@ -19,12 +18,11 @@ from typing import Callable
 from . import carbon as carbon_module
 from . import units
 from .errors import InvalidInput
+from .options import MeasureOptions
 from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
-from .sampler import DEFAULT_INTERVAL_S, Sampler, SamplerResult, validate_interval
-from .sensors import Discovery, discover, parse_gpu_indices, parse_sensor_names
+from .sampler import Sampler, SamplerResult
+from .sensors import Discovery, discover
 
-MAX_BASELINE_S = 600.0
-MAX_LABEL_CHARS = 200
 #: Flag cells shorter than this many counter updates: their energy is mostly quantisation.
 MIN_UPDATES = 3
 
@@ -34,64 +32,6 @@ _last_report: EnergyReport | None = None
 def last_report() -> EnergyReport | None:
     """The report of the latest measurement in this process (any presenter), or None."""
     return _last_report
-
-
-@dataclass
-class MeasureOptions:
-    label: str | None = None
-    interval_s: float = DEFAULT_INTERVAL_S
-    sensors: tuple[str, ...] | None = None
-    gpus: tuple[int, ...] | None = None
-    region: str | None = None
-    pue: float | None = None
-    baseline_s: float = 0.0
-    save: bool = True
-
-    @classmethod
-    def from_user(cls, *, label=None, interval=DEFAULT_INTERVAL_S, sensors=None, gpus=None, region=None,
-                  pue=None, baseline=0.0, save=True) -> "MeasureOptions":
-        """From the names users type (``-i/--interval``, ``--baseline``, ``measure(interval=...)``)."""
-        return cls(label=label, interval_s=interval, sensors=sensors, gpus=gpus, region=region, pue=pue,
-                   baseline_s=baseline, save=save)
-
-    @classmethod
-    def from_namespace(cls, args, **overrides) -> "MeasureOptions":
-        """From parsed ``%%energy`` or ``lepton-lab measure`` flags (same option names)."""
-        names = ("label", "interval", "sensors", "gpus", "region", "pue", "baseline")
-        return cls.from_user(**{**{name: getattr(args, name) for name in names}, **overrides})
-
-    def validated(self) -> "MeasureOptions":
-        """A copy with every field checked and normalised; raises a one-line InvalidInput."""
-        return replace(
-            self,
-            label=validate_label(self.label),
-            interval_s=validate_interval(self.interval_s),
-            sensors=parse_sensor_names(self.sensors),
-            gpus=parse_gpu_indices(self.gpus),
-            pue=carbon_module.validate_pue(self.pue) if self.pue is not None else carbon_module.default_pue(),
-            baseline_s=validate_baseline(self.baseline_s),
-        )
-
-
-def validate_label(label) -> str | None:
-    if label is None:
-        return None
-    text = str(label).strip()
-    if len(text) > MAX_LABEL_CHARS:
-        raise InvalidInput(f"label is {len(text)} characters long: keep it under {MAX_LABEL_CHARS}")
-    return text or None
-
-
-def validate_baseline(value) -> float:
-    try:
-        seconds = float(value or 0.0)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"baseline '{value}' is not a number: give idle seconds, e.g. --baseline 5") from None
-    if math.isnan(seconds) or seconds < 0:
-        raise InvalidInput(f"baseline must be 0 or more seconds, got {value}: e.g. --baseline 5")
-    if seconds > MAX_BASELINE_S:
-        raise InvalidInput(f"baseline of {value} s is too long: use at most {MAX_BASELINE_S:.0f} s")
-    return seconds
 
 
 def validate_variable_name(name: str) -> str:
@@ -115,6 +55,8 @@ class Measurement:
 
     def __post_init__(self):
         self.options = self.options.validated()
+        if self.options.pue is None:
+            self.options = replace(self.options, pue=carbon_module.default_pue())
         self.intensity = carbon_module.lookup(self.options.region)
         self.discovery: Discovery | None = None
         self.sampler: Sampler | None = None

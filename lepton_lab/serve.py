@@ -22,6 +22,7 @@ from pathlib import Path
 from .errors import InvalidInput, LeptonError, require
 
 APPS = ("datacenter", "lifecycle", "carbon_aware")
+DESCRIPTION = "Publish the what-if apps with Voila (sources stripped, localhost only unless --ip says otherwise)."
 DEFAULT_PORT = 8866  # Voila's own default
 
 
@@ -101,15 +102,23 @@ def serve(app: str | None = None, port: int | None = None, open_browser: bool = 
         return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lepton-lab serve", description="Publish the what-if apps with Voila.")
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of ``lepton-lab serve`` (and ``python -m lepton_lab.serve``)."""
     parser.add_argument("app", nargs="?", choices=APPS, help="one app (default: all, with a listing)")
     parser.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT} or a free one)")
     parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 publishes it)")
     parser.add_argument("--open", action="store_true", help="open a browser")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    return serve(args.app, args.port, args.open, args.ip)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="lepton-lab serve", description=DESCRIPTION))
     try:
-        return serve(args.app, args.port, args.open, args.ip)
+        return run(parser.parse_args(argv))
     except LeptonError as exc:
         print(f"lepton-lab serve: {exc}", file=sys.stderr)
         return 2

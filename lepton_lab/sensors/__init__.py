@@ -13,31 +13,33 @@ import time
 from typing import Callable, Iterable
 
 from ..errors import InvalidInput, SensorUnavailable
+from . import registry
 from .base import ESTIMATED, MEASURED, REPLAYED, Discovery, DomainReading, Reading, Sensor
 
 __all__ = [
     "ESTIMATED",
     "MEASURED",
     "REPLAYED",
-    "KNOWN_SENSORS",
     "Discovery",
     "DomainReading",
     "Reading",
     "Sensor",
     "discover",
+    "sensor_names",
     "parse_sensor_names",
     "parse_gpu_indices",
     "close_cached",
 ]
 
-#: Real sensors first, in the order they are tried; ``estimate`` is the fallback.
-KNOWN_SENSORS = ("nvml", "rapl", "estimate")
-_MEASURED_SENSORS = ("nvml", "rapl")
-
 _cache: dict[tuple, Discovery] = {}
 _cache_lock = threading.Lock()
 #: The settings that change what discovery finds: a cached discovery serves only the same ones.
 _SETTINGS = ("LEPTON_LAB_RAPL_ROOT", "CUDA_VISIBLE_DEVICES", "LEPTON_LAB_CPU_TDP_W")
+
+
+def sensor_names() -> tuple[str, ...]:
+    """Every sensor ``--sensors`` accepts, real ones first (see :mod:`.registry`)."""
+    return tuple(s.name for s in registry.REGISTRY)
 
 
 def parse_sensor_names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -46,12 +48,13 @@ def parse_sensor_names(value: str | Iterable[str] | None) -> tuple[str, ...] | N
         return None
     items = value.split(",") if isinstance(value, str) else list(value)
     names = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    known = sensor_names()
     if not names:
-        raise InvalidInput(f"no sensor named: choose one or more of {', '.join(KNOWN_SENSORS)}")
-    unknown = [n for n in names if n not in KNOWN_SENSORS]
+        raise InvalidInput(f"no sensor named: choose one or more of {', '.join(known)}")
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise InvalidInput(
-            f"unknown sensor '{unknown[0]}': choose from {', '.join(KNOWN_SENSORS)} "
+            f"unknown sensor '{unknown[0]}': choose from {', '.join(known)} "
             "(comma-separated, e.g. --sensors nvml,rapl)"
         )
     return names
@@ -80,17 +83,10 @@ def parse_gpu_indices(value: str | Iterable[int] | None) -> tuple[int, ...] | No
 
 
 def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None):
-    if name == "nvml":
-        from .nvml import NvmlSensor
-
-        return NvmlSensor.open(gpus=gpus, clock=clock)
-    if name == "rapl":
-        from .rapl import RaplSensor
-
-        return RaplSensor.open(clock=clock)
-    from .estimate import EstimateSensor
-
-    return EstimateSensor.open(reason=reason, clock=clock)
+    sensor_type = registry.find(name)
+    if sensor_type is None:
+        raise InvalidInput(f"unknown sensor '{name}': choose from {', '.join(sensor_names())}")
+    return sensor_type.load().open(gpus=gpus, clock=clock, reason=reason)
 
 
 def discover(
@@ -121,8 +117,8 @@ def discover(
 def _discover(wanted, gpus, clock) -> Discovery:
     found = Discovery()
     explicit = wanted is not None
-    to_try = [n for n in (wanted or _MEASURED_SENSORS) if n in _MEASURED_SENSORS]
-    for name in to_try:
+    real = [s.name for s in registry.REGISTRY if not s.fallback]
+    for name in [n for n in (wanted or real) if n in real]:
         try:
             found.sensors.append(_open(name, gpus, clock, None))
         except SensorUnavailable as exc:
@@ -130,20 +126,22 @@ def _discover(wanted, gpus, clock) -> Discovery:
                 found.close()
                 raise
             found.unavailable[name] = str(exc)
-    if gpus is not None and not any(s.name == "nvml" for s in found.sensors):
+    takes_gpus = [s.name for s in registry.REGISTRY if s.takes_gpus]
+    if gpus is not None and not any(s.name in takes_gpus for s in found.sensors):
         found.close()
-        raise SensorUnavailable(
-            f"--gpus was given but no GPU can be read: {found.unavailable.get('nvml', 'nvml not requested')}"
-        )
-    if explicit and "estimate" in wanted:
-        reason = "requested with --sensors estimate"
-        found.sensors.append(_open("estimate", None, clock, reason))
-    elif not found.sensors:
+        why = "; ".join(found.unavailable.get(n, f"{n} not requested") for n in takes_gpus) or "no GPU sensor"
+        raise SensorUnavailable(f"--gpus was given but no GPU can be read: {why}")
+    fallbacks = [s.name for s in registry.REGISTRY if s.fallback]
+    asked = [n for n in fallbacks if explicit and n in wanted]
+    if asked:
+        for name in asked:
+            found.sensors.append(_open(name, None, clock, f"requested with --sensors {name}"))
+    elif not found.sensors and fallbacks:
         reason = "no real sensor could be read (" + "; ".join(
             f"{name}: {why}" for name, why in found.unavailable.items()
         ) + ")"
         found.fallback_reason = reason
-        found.sensors.append(_open("estimate", None, clock, reason))
+        found.sensors.append(_open(fallbacks[0], None, clock, reason))
     return found
 
 

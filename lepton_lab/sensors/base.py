@@ -42,8 +42,11 @@ class Sensor(ABC):
     """Base class of every energy source.
 
     Subclasses set ``name`` and ``kind`` and implement :attr:`domains`, :meth:`read` and
-    :meth:`method`. ``read`` must be cheap (it runs on the sampler thread several times a second)
-    and must raise only :class:`~lepton_lab.errors.SensorReadError` on failure.
+    :meth:`method`, and an ``open`` classmethod that discovery calls as
+    ``open(gpus=..., clock=..., reason=...)`` (taking what it needs, ignoring the rest) and that
+    raises :class:`~lepton_lab.errors.SensorUnavailable` with the reason and the fix. ``read``
+    must be cheap (it runs on the sampler thread several times a second) and must raise only
+    :class:`~lepton_lab.errors.SensorReadError` on failure.
     """
 
     name: str = "sensor"

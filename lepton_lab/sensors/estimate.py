@@ -82,7 +82,8 @@ class EstimateSensor(Sensor):
         self.begin()
 
     @classmethod
-    def open(cls, reason: str | None = None, clock: Callable[[], float] = time.monotonic) -> "EstimateSensor":
+    def open(cls, reason: str | None = None, clock: Callable[[], float] = time.monotonic,
+             **_: object) -> "EstimateSensor":
         return cls(reason, clock)
 
     @property

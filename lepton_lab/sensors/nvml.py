@@ -76,6 +76,7 @@ class NvmlSensor(Sensor):
         gpus: Sequence[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         nvml=None,
+        **_: object,
     ) -> "NvmlSensor":
         """Initialise NVML and attach to ``gpus`` (positions among visible GPUs; None = all)."""
         nvml = nvml if nvml is not None else _load_nvml()

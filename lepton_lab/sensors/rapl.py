@@ -72,7 +72,8 @@ class RaplSensor(Sensor):
         self.max_read_interval_s = min(_MAX_READ_INTERVAL_S, max(_MIN_READ_INTERVAL_S, wrap_s))
 
     @classmethod
-    def open(cls, root: str | os.PathLike | None = None, clock: Callable[[], float] = time.monotonic) -> "RaplSensor":
+    def open(cls, root: str | os.PathLike | None = None, clock: Callable[[], float] = time.monotonic,
+             **_: object) -> "RaplSensor":
         """Find the zones under ``root`` (else $LEPTON_LAB_RAPL_ROOT, else /sys/class/powercap)."""
         root_path = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
         sensor = cls(_find_zones(root_path), root_path, clock)

@@ -1,0 +1,142 @@
+"""The options of a measurement, declared once.
+
+``%%energy``, ``lepton-lab measure`` and ``lepton_lab.measure()`` accept exactly these, with the
+same defaults and the same one-line errors, because all three are built from :data:`OPTIONS`:
+the magic's and the CLI's flags (:func:`add_to_parser`), ``measure(**options)`` and
+:class:`MeasureOptions` (:func:`from_user`). Adding an option is one entry here (and the code
+that uses it). Options that only one presenter has stay with it: ``--var``, ``-q`` and
+``--no-plot`` with the magic, ``save=`` with ``measure()``.
+
+Every check takes what a user typed (text on a command line, or a Python value) and returns the
+normalised value, or raises :class:`~lepton_lab.errors.InvalidInput` with one line saying what
+was wrong and what to do.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field, make_dataclass, replace
+from typing import Any, Callable, Mapping
+
+from . import carbon
+from .errors import InvalidInput
+from .sampler import DEFAULT_INTERVAL_S, validate_interval
+from .sensors import parse_gpu_indices, parse_sensor_names, sensor_names
+
+MAX_BASELINE_S = 600.0
+MAX_LABEL_CHARS = 200
+
+
+def validate_label(label: Any) -> str | None:
+    if label is None:
+        return None
+    text = str(label).strip()
+    if len(text) > MAX_LABEL_CHARS:
+        raise InvalidInput(f"label is {len(text)} characters long: keep it under {MAX_LABEL_CHARS}")
+    return text or None
+
+
+def validate_baseline(value: Any) -> float:
+    try:
+        seconds = float(value or 0.0)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"baseline '{value}' is not a number: give idle seconds, e.g. --baseline 5") from None
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidInput(f"baseline must be 0 or more seconds, got {value}: e.g. --baseline 5")
+    if seconds > MAX_BASELINE_S:
+        raise InvalidInput(f"baseline of {value} s is too long: use at most {MAX_BASELINE_S:.0f} s")
+    return seconds
+
+
+def validate_region(value: Any) -> str | None:
+    """A region the carbon table knows (or a number of gCO2e/kWh); None means $LEPTON_LAB_REGION or WORLD."""
+    if value is None:
+        return None
+    carbon.lookup(str(value))
+    return str(value).strip()
+
+
+def validate_pue(value: Any) -> float | None:
+    """None means $LEPTON_LAB_PUE or 1.0."""
+    return None if value is None else carbon.validate_pue(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its keyword (``measure(name=...)``), flags, default, help, check and metavar."""
+
+    name: str
+    flags: tuple[str, ...]
+    default: Any
+    help: str
+    check: Callable[[Any], Any]
+    metavar: str
+    attribute: str = ""  # the MeasureOptions field, when it carries a unit the keyword does not
+
+    @property
+    def field_name(self) -> str:
+        return self.attribute or self.name
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("label", ("-l", "--label"), None, "name stored with the measurement", validate_label, "LABEL"),
+    Option("interval", ("-i", "--interval"), DEFAULT_INTERVAL_S,
+           f"sampling interval in seconds (default {DEFAULT_INTERVAL_S:g})", validate_interval, "SECONDS",
+           attribute="interval_s"),
+    Option("sensors", ("--sensors",), None,
+           f"comma-separated sensors to read: {','.join(sensor_names())} (default: every readable one)",
+           parse_sensor_names, "NAMES"),
+    Option("gpus", ("--gpus",), None, "comma-separated GPU indices among the visible ones (default: all)",
+           parse_gpu_indices, "INDICES"),
+    Option("region", ("--region",), None,
+           "carbon-intensity region: ISO code (FR, FRA), WORLD, or gCO2e/kWh (default $LEPTON_LAB_REGION or WORLD)",
+           validate_region, "REGION"),
+    Option("pue", ("--pue",), None,
+           "power usage effectiveness of the facility, >= 1.0 (default $LEPTON_LAB_PUE or 1.0)", validate_pue, "PUE"),
+    Option("baseline", ("--baseline",), 0.0,
+           "measure idle power for this many seconds first, and report net energy beside gross",
+           validate_baseline, "SECONDS", attribute="baseline_s"),
+)
+BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+
+def _from_user(cls, **values: Any):
+    """Checked options from the names users type (``measure(interval=...)``, ``--interval``).
+
+    Unknown names are one-line errors that list the known ones."""
+    unknown = [name for name in values if name not in BY_NAME and name != "save"]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(BY_NAME), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise InvalidInput(f"unknown option '{unknown[0]}'{hint}: choose from {', '.join(BY_NAME)}")
+    checked = {o.field_name: o.check(values.get(o.name, o.default)) for o in OPTIONS}
+    return cls(**checked, save=bool(values.get("save", True)))
+
+
+def _from_namespace(cls, args: Any, **overrides: Any):
+    """From parsed flags (``%%energy``, ``lepton-lab measure``): what was not given takes its default."""
+    given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name, None) is not None}
+    return cls.from_user(**{**given, **overrides})
+
+
+def _validated(self):
+    """A copy with every field checked again (a MeasureOptions built by hand, say)."""
+    return replace(self, **{o.field_name: o.check(getattr(self, o.field_name)) for o in OPTIONS})
+
+
+#: The options of one measurement, checked: one field per :data:`OPTIONS` entry, plus ``save``.
+MeasureOptions = make_dataclass(
+    "MeasureOptions",
+    [(o.field_name, Any, field(default=o.default)) for o in OPTIONS] + [("save", bool, field(default=True))],
+    namespace={"from_user": classmethod(_from_user), "from_namespace": classmethod(_from_namespace),
+               "validated": _validated, "__module__": __name__},
+)
+
+
+def add_to_parser(add_argument: Callable[..., Any]) -> None:
+    """Declare every option with ``add_argument`` (argparse's, or IPython's ``@argument``).
+
+    Defaults stay None here: :func:`from_namespace` fills in the table's, so a parser never
+    holds a second copy of them."""
+    for option in OPTIONS:
+        add_argument(*option.flags, dest=option.name, default=None, metavar=option.metavar, help=option.help)
