@@ -17,6 +17,7 @@ pytest.importorskip("sklearn")
 import lepton_lab  # noqa: E402
 from lepton_lab import tradeoffs  # noqa: E402
 from lepton_lab.tradeoffs import pruning, quantization, scheduling, workloads  # noqa: E402
+from tests.fakes import fake_nvml  # noqa: E402
 from tests.fakes.fake_nvml import NVMLError  # noqa: E402
 
 TINY_S = 0.1  # seconds per sweep setting: long enough for the estimate to see CPU time
@@ -241,10 +242,12 @@ def test_power_cap_says_no_gpu_in_one_line(mlp):
 
 
 class FakeControlNvml:
-    """Fake NVML power and clock controls of one GPU (limits in mW, like NVML)."""
+    """Fake NVML power and clock controls of one GPU (limits in mW, like NVML), raising the error
+    classes of nvidia-ml-py as tests/fakes/fake_nvml.py copies them."""
 
     def __init__(self, permitted: bool = True):
         self.permitted, self.limit_mw, self.set_calls, self.locked = permitted, 700_000, [], None
+        vars(self).update({k: v for k, v in vars(fake_nvml).items() if k.startswith("NVMLError")})
 
     def nvmlInit(self):
         pass

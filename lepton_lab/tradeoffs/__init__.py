@@ -6,7 +6,7 @@ scikit-learn are imported inside the functions, so importing this package stays 
 """
 from __future__ import annotations
 
-from .gpu_control import ControlUnavailable, GpuControl, gpu_control_problem
+from ..sensors.gpu_control import ControlUnavailable, GpuControl, gpu_control_problem
 from .pruning import count_parameters, magnitude_prune, prune_sweep, structured_prune, zero_fraction
 from .quantization import agreement, model_bytes, precision_sweep, quantize_int8
 from .runs import describe_energy_source, machine_load_note, target_seconds, use_one_thread

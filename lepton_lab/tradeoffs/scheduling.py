@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from ..errors import InvalidInput
-from .gpu_control import ControlUnavailable, GpuControl
+from ..sensors.gpu_control import ControlUnavailable, GpuControl
 from .runs import Setting, frame, measure_settings
 from .workloads import inference_pool, torch_module
 

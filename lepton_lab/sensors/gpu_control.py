@@ -5,18 +5,19 @@ lock its graphics clock (``nvmlDeviceSetGpuLockedClocks``). Both need root on al
 system, and both outlive the process that set them, so every change here is made in a ``with``
 block that restores the previous value even when the work inside fails.
 
-Anything that stops us (no GPU, no NVML, not root, not supported) becomes one line from
-:func:`gpu_control_problem`, which the lessons print before skipping the sweep.
+It lives in the sensor layer because that is where vendor calls and vendor errors stop: NVML is
+loaded through the same entry point as the energy sensor (:func:`.nvml._load_nvml`), and NVML's
+own error classes are turned into :class:`ControlUnavailable` here. Anything that stops us (no
+GPU, no NVML, not root, not supported) becomes one line from :func:`gpu_control_problem`, which
+the lessons print before skipping the sweep.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ..errors import LeptonError
-
-NVML_ERROR_NO_PERMISSION = 4
-NVML_ERROR_NOT_SUPPORTED = 3
+from ..errors import LeptonError, SensorUnavailable
+from .nvml import _load_nvml
 
 
 class ControlUnavailable(LeptonError):
@@ -34,15 +35,6 @@ def _torch_cuda_uuid(index: int) -> str | None:
     return f"GPU-{uuid}" if uuid else None
 
 
-def _load_nvml():
-    try:
-        import pynvml
-    except ImportError:
-        raise ControlUnavailable(
-            "no NVML: power caps and clocks need nvidia-ml-py (pip install 'lepton_lab[gpu]')") from None
-    return pynvml
-
-
 def _cuda_visible() -> bool:
     try:
         import torch
@@ -51,12 +43,12 @@ def _cuda_visible() -> bool:
     return torch.cuda.is_available()
 
 
-def _explain(exc, what: str) -> ControlUnavailable:
-    code = getattr(exc, "value", None)
-    if code == NVML_ERROR_NO_PERMISSION:
+def _explain(nvml, exc: Exception, what: str) -> ControlUnavailable:
+    """NVML's error (its own classes, as nvidia-ml-py defines them) as one line with the next step."""
+    if isinstance(exc, getattr(nvml, "NVMLError_NoPermission", ())):
         return ControlUnavailable(
             f"not permitted: {what} needs root (e.g. sudo nvidia-smi -pl WATTS); skipping that sweep")
-    if code == NVML_ERROR_NOT_SUPPORTED:
+    if isinstance(exc, getattr(nvml, "NVMLError_NotSupported", ())):
         return ControlUnavailable(f"not supported: this GPU or driver does not allow {what}; skipping that sweep")
     return ControlUnavailable(f"{what} failed: {exc}; skipping that sweep")
 
@@ -73,7 +65,10 @@ class GpuControl:
         if nvml is None:
             if not _cuda_visible():
                 raise ControlUnavailable("no GPU: torch sees no CUDA device, so there is no power cap or clock to set")
-            nvml = _load_nvml()
+            try:
+                nvml = _load_nvml()
+            except SensorUnavailable as exc:
+                raise ControlUnavailable(f"no NVML for power caps and clocks: {exc}") from None
         try:
             nvml.nvmlInit()
         except Exception as exc:
@@ -112,7 +107,7 @@ class GpuControl:
             current = self.nvml.nvmlDeviceGetPowerManagementLimit(self.handle)
             self.nvml.nvmlDeviceSetPowerManagementLimit(self.handle, current)
         except Exception as exc:
-            raise _explain(exc, "setting a GPU power cap") from None
+            raise _explain(self.nvml, exc, "setting a GPU power cap") from None
 
     @contextmanager
     def power_cap(self, watts: float) -> Iterator[float]:
@@ -123,7 +118,7 @@ class GpuControl:
         try:
             self.nvml.nvmlDeviceSetPowerManagementLimit(self.handle, int(round(cap_w * 1000)))
         except Exception as exc:
-            raise _explain(exc, "setting a GPU power cap") from None
+            raise _explain(self.nvml, exc, "setting a GPU power cap") from None
         try:
             yield cap_w
         finally:
@@ -141,7 +136,7 @@ class GpuControl:
         try:
             self.nvml.nvmlDeviceSetGpuLockedClocks(self.handle, int(mhz), int(mhz))
         except Exception as exc:
-            raise _explain(exc, "locking GPU clocks") from None
+            raise _explain(self.nvml, exc, "locking GPU clocks") from None
         try:
             yield int(mhz)
         finally:
