@@ -10,6 +10,7 @@ counter's quantisation bound (one 0.1 s update of power) next to the observed di
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -29,7 +30,7 @@ def _workload(seconds: float):
 
 def _integrate(samples, domain: str) -> float:
     energy = 0.0
-    for before, after in zip(samples, samples[1:]):
+    for before, after in itertools.pairwise(samples):
         if domain in before.power_w and domain in after.power_w:
             energy += (before.power_w[domain] + after.power_w[domain]) / 2 * (after.t_s - before.t_s)
     return energy

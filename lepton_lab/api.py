@@ -9,7 +9,7 @@ from .measurement import Measurement, last_report
 from .options import MeasureOptions
 from .report import EnergyReport, status_for
 
-__all__ = ["measure", "measured", "history", "last_report", "compare", "resolve_reports", "sensor_summary"]
+__all__ = ["compare", "history", "last_report", "measure", "measured", "resolve_reports", "sensor_summary"]
 
 
 class measure:
@@ -34,7 +34,7 @@ class measure:
     def measurement(self) -> Measurement:
         return self._measurement
 
-    def __enter__(self) -> "measure":
+    def __enter__(self) -> measure:
         self._measurement.start()
         return self
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: ``%%energy ARGS`` as the first non-blank line (IPython allows blank lines and indentation there).
 _MAGIC_LINE = re.compile(r"^[ \t]*%%energy(?=\s|$)(.*)$")

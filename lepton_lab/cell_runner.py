@@ -40,7 +40,7 @@ class CellMeasurement:
         self._finished = False
 
     @classmethod
-    def from_args(cls, shell, args) -> "CellMeasurement":
+    def from_args(cls, shell, args) -> CellMeasurement:
         var = validate_variable_name(args.var) if args.var is not None else None
         measurement = Measurement(MeasureOptions.from_namespace(args))
         return cls(shell, measurement, quiet=args.quiet, plot=not args.no_plot, var=var)

@@ -74,8 +74,8 @@ def _cmd_measure(args) -> int:
 
 
 def _cmd_history(args) -> int:
-    from .ledger import HISTORY_COLUMNS, Ledger
     from . import units
+    from .ledger import HISTORY_COLUMNS, Ledger
 
     if args.limit < 1:
         raise LeptonError(f"--limit must be at least 1, got {args.limit}")

@@ -17,9 +17,10 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from . import spool
 from .errors import InvalidInput, LedgerBusy, LedgerError

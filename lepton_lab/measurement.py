@@ -11,9 +11,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable
 
 from . import carbon as carbon_module
 from . import units
@@ -69,7 +69,7 @@ class Measurement:
     def fallback_reason(self) -> str | None:
         return self.discovery.fallback_reason if self.discovery else None
 
-    def start(self) -> "Measurement":
+    def start(self) -> Measurement:
         self.discovery = discover(
             self.options.sensors, self.options.gpus, clock=self.clock, cached=self.cached_sensors
         )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, make_dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from . import carbon
 from .errors import InvalidInput

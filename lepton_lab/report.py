@@ -112,7 +112,7 @@ class EnergyReport:
     def peak_w(self) -> float | None:
         """Peak of the summed trace (what the wall socket saw), else the sum of per-domain peaks."""
         powers = self.trace.get("power_w") or {}
-        series = [powers[d] for d in self.domains if d in powers and powers[d]]
+        series = [powers[d] for d in self.domains if powers.get(d)]
         if series and len(series) == len(self.domains):
             length = min(len(s) for s in series)
             if length:
@@ -160,7 +160,7 @@ class EnergyReport:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EnergyReport":
+    def from_dict(cls, data: dict[str, Any]) -> EnergyReport:
         from .errors import InvalidInput
 
         try:
@@ -183,11 +183,12 @@ class EnergyReport:
             with open(target, "w", encoding="utf-8") as handle:
                 json.dump(self.to_dict(), handle)
         except OSError as exc:
-            raise InvalidInput(f"cannot write the report to {target} ({exc.strerror}): choose a writable path") from None
+            raise InvalidInput(
+                f"cannot write the report to {target} ({exc.strerror}): choose a writable path") from None
         return target
 
     @classmethod
-    def load(cls, path) -> "EnergyReport":
+    def load(cls, path) -> EnergyReport:
         """Read a report written by :meth:`save` (or ``lepton-lab export``)."""
         from .errors import InvalidInput
 

@@ -44,7 +44,7 @@ def render_text(report) -> str:
         )
     lines.append(f"   {_carbon_line(report)}")
     if len(report.domains) > 1:
-        for name, label, d, peak, net in _domain_rows(report):
+        for _, label, d, peak, net in _domain_rows(report):
             lines.append(
                 f"   - {label}: {units.format_energy(d.energy_j)} · avg {units.format_power(d.mean_w)}"
                 f" · peak {peak} · {d.method}{net}"
@@ -78,11 +78,9 @@ def render_html(report) -> str:
     )
     peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
     parts.append(
-        "<div><b>{e}</b> ({wh}){u} · avg {avg} · peak {peak} · {dur}</div>".format(
-            e=esc(units.format_energy(report.energy_j)), wh=esc(units.format_wh(report.energy_j)),
-            u=esc(_uncertainty(report)), avg=esc(units.format_power(report.mean_w)), peak=esc(peak),
-            dur=esc(units.format_duration(report.duration_s)),
-        )
+        f"<div><b>{esc(units.format_energy(report.energy_j))}</b> ({esc(units.format_wh(report.energy_j))})"
+        f"{esc(_uncertainty(report))} · avg {esc(units.format_power(report.mean_w))} · peak {esc(peak)}"
+        f" · {esc(units.format_duration(report.duration_s))}</div>"
     )
     if report.net_energy_j is not None:
         parts.append(
@@ -93,7 +91,7 @@ def render_html(report) -> str:
     if len(report.domains) > 1:
         parts.append("<table style='margin-top:4px;font-size:12px'>")
         parts.append("<tr><th align=left>domain</th><th>energy</th><th>avg</th><th>peak</th><th>method</th></tr>")
-        for name, label, d, peak, net in _domain_rows(report):
+        for _, label, d, peak, _ in _domain_rows(report):
             parts.append(
                 f"<tr><td>{esc(label)}</td><td align=right>{esc(units.format_energy(d.energy_j))}</td>"
                 f"<td align=right>{esc(units.format_power(d.mean_w))}</td><td align=right>{esc(peak)}</td>"

@@ -2,7 +2,8 @@
 ``Sweep.table`` return. Beside :class:`~lepton_lab.report.EnergyReport`, below every view."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import require
 from .report import EnergyReport

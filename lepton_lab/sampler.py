@@ -13,8 +13,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from .errors import InvalidInput, LeptonError, SensorReadError
 from .sensors.base import DomainReading, Reading, Sensor
@@ -28,7 +28,7 @@ DEFAULT_MAX_SAMPLES = 100_000
 #: counted up to its last good read. Fewer failures are passing faults: counters carry on.
 LOST_AFTER_FAILURES = 5
 
-_live_samplers: "weakref.WeakSet[Sampler]" = weakref.WeakSet()
+_live_samplers: weakref.WeakSet[Sampler] = weakref.WeakSet()
 _thread_ids = itertools.count(1)
 
 

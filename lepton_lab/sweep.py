@@ -16,8 +16,8 @@ from __future__ import annotations
 import html
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from . import units
 from .errors import InvalidInput
@@ -53,7 +53,7 @@ class Sweep:
         self._view = None
 
     # -- the loop ---------------------------------------------------------------------------
-    def __enter__(self) -> "Sweep":
+    def __enter__(self) -> Sweep:
         self._started = time.monotonic()
         if self.show:
             self._view = _SweepView(self)

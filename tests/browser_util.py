@@ -94,7 +94,7 @@ class Server:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         ARTIFACTS.mkdir(exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
@@ -142,7 +142,7 @@ class Server:
                 pass
         self._log.close()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc) -> None:

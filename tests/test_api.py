@@ -1,10 +1,6 @@
 """The Python API (measure, measured, history, compare) with the labelled estimate — no hardware here."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import warnings
-
 import pytest
 
 import lepton_lab

@@ -7,7 +7,6 @@ so its own kernel). Chromium missing is a failure, not a skip: ``make browser`` 
 """
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 
@@ -141,7 +140,8 @@ def test_datacenter_pue_slider_changes_number_and_chart(open_app):
     expected = datacenter.facility(d["power_w"] * d["machines"], d["hours"], 2.0, lookup(d["region"]).g_per_kwh)
     wait_for_card(page, "facility", units.format_wh(expected.facility_energy_j))
     assert card(page, "co2e") == f"{units.format_mass_g(expected.co2e_g)} CO2e"
-    eventually(lambda: _assert_in(f"Facility energy {units.format_wh(expected.facility_energy_j)}, by use", titles(page)))
+    title = f"Facility energy {units.format_wh(expected.facility_energy_j)}, by use"
+    eventually(lambda: _assert_in(title, titles(page)))
 
     def equal_bars():
         heights = [float(r.get_attribute("height")) for r in page.locator(".bargroup rect").all()]
@@ -161,8 +161,8 @@ def test_lifecycle_lifetime_slider_changes_number_and_chart(open_app):
                            units.kwh_to_j(d["optimisation_kwh"]), d["per_inference_j"] * d["optimised_pct"] / 100)
     wait_for_card(page, "lifetime", f"{units.format_wh(r.baseline_j)} → {units.format_wh(r.optimised_j)}")
     assert card(page, "saving") == units.format_wh(r.saving_j)
-    eventually(lambda: _assert_in(f"After 730 days: {units.format_wh(r.baseline_j)} vs {units.format_wh(r.optimised_j)}",
-                                  titles(page)))
+    title = f"After 730 days: {units.format_wh(r.baseline_j)} vs {units.format_wh(r.optimised_j)}"
+    eventually(lambda: _assert_in(title, titles(page)))
     eventually(lambda: _assert_true(page.locator(".curve path.line").first.get_attribute("d") != path_before))
     assert_no_source(page)
     screenshot(page, "apps-lifecycle")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from importlib import resources
@@ -124,7 +125,7 @@ def test_describe():
 
 def test_entries_are_frozen():
     entry = lookup("FR")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         entry.g_per_kwh = 0  # type: ignore[misc]
 
 

@@ -35,7 +35,8 @@ def bars(svg: ET.Element) -> list[ET.Element]:
 def report(label: str, joules: dict, duration=2.0, kind="measured") -> EnergyReport:
     return EnergyReport(
         label=label, status="ok", started_at="", duration_s=duration,
-        domains={d: DomainEnergy(energy_j=j, mean_w=j / duration if duration else 0.0, peak_w=None, method="x", kind=kind)
+        domains={d: DomainEnergy(energy_j=j, mean_w=j / duration if duration else 0.0, peak_w=None, method="x",
+                                 kind=kind)
                  for d, j in joules.items()},
     )
 
@@ -45,7 +46,7 @@ def test_different_domain_sets_stack_with_zeros_for_missing_domains():
     laptop = report("laptop", {"cpu:package-0": 25.0, "cpu:dram-0": 5.0}, duration=3.0)
     comparison = Comparison([gpu_box, laptop])
     assert domains_of([gpu_box, laptop]) == ["gpu:0", "cpu:package-0", "cpu:dram-0"]
-    comparison.widget
+    _ = comparison.widget  # builds the widget version
     view = comparison.view
     y = np.asarray(view.energy_bars.y)
     assert y.shape == (3, 2)
@@ -65,18 +66,18 @@ def test_repeated_labels_get_distinct_bars():
     reports = [report("run", {"gpu:0": 1.0}), report("run", {"gpu:0": 2.0}), report("other", {"gpu:0": 3.0})]
     assert unique_labels(reports) == ["run", "run (2)", "other"]
     comparison = Comparison(reports)
-    comparison.widget
+    _ = comparison.widget  # builds the widget version
     assert list(comparison.view.energy_bars.x) == ["run", "run (2)", "other"]
     assert {"run", "run (2)", "other"} <= set(texts(figures(comparison.static_html())[0]))
 
 
 def test_estimates_are_labelled():
     all_estimated = Comparison([report("a", {"cpu:estimated": 1.0}, kind="estimated")])
-    all_estimated.widget
+    _ = all_estimated.widget
     assert "ESTIMATED" in all_estimated.view.energy_figure.title
     assert any("ESTIMATED" in t for t in texts(figures(all_estimated.static_html())[0]))
     mixed = Comparison([report("a", {"gpu:0": 1.0}), report("b", {"cpu:estimated": 1.0}, kind="estimated")])
-    mixed.widget
+    _ = mixed.widget
     assert list(mixed.view.energy_bars.x) == ["a", "b *"]
     assert "estimated" in mixed.view.energy_figure.title
     assert "b *" in texts(figures(mixed.static_html())[0])
@@ -84,7 +85,7 @@ def test_estimates_are_labelled():
 
 def test_zero_energy_and_single_report_draw():
     comparison = Comparison([report("noop", {"gpu:0": 0.0}, duration=0.0)])
-    comparison.widget
+    _ = comparison.widget  # builds the widget version
     assert comparison.view.energy_scale.max > 0 and comparison.view.duration_scale.max > 0
     assert all("nan" not in ET.tostring(svg, encoding="unicode") for svg in figures(comparison.static_html()))
 
@@ -92,7 +93,7 @@ def test_zero_energy_and_single_report_draw():
 def test_empty_then_updated_in_place():
     comparison = Comparison([])
     assert "no measurement yet" in comparison.static_html() and comparison.table.empty
-    comparison.widget
+    _ = comparison.widget  # builds the widget version
     view = comparison.view
     assert view.figures.layout.display == "none"
     comparison.add(report("first", {"gpu:0": 10.0}))

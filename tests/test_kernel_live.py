@@ -9,6 +9,7 @@ i.e. before its execute_reply.
 from __future__ import annotations
 
 import copy
+import itertools
 import sqlite3
 import time
 import xml.etree.ElementTree as ET
@@ -110,7 +111,7 @@ def power_line_ids(client) -> set[str]:
 
 
 def test_widget_updates_arrive_while_the_cell_runs(executed):
-    nb, client, _, _ = executed
+    _, client, _, _ = executed
     busy_id = execute_request_ids(client)[1]
     reply_at = next(t for t, ch, m in client.received
                     if m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == busy_id)
@@ -120,7 +121,7 @@ def test_widget_updates_arrive_while_the_cell_runs(executed):
     early = [t for t, m in updates if t < reply_at]
     assert len(early) >= 6, f"only {len(early)} live updates reached the client before execute_reply"
     assert early[-1] - early[0] >= 2.0  # spread over the 3 s cell, not flushed at its end
-    gaps = [b - a for a, b in zip(early, early[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(early)]
     assert max(gaps) < 1.0  # steady 2-5 Hz, no stall
     # Kernel-side send times agree: these were sent before the reply, while the cell ran.
     reply_date = next(m["header"]["date"] for t, ch, m in client.received

@@ -17,8 +17,8 @@ from IPython.utils.capture import capture_output
 
 from lepton_lab.report import DomainEnergy, EnergyReport
 from lepton_lab.sampler import Sample
-from lepton_lab.widgets import interactive, scales, style, traces
 from lepton_lab.sensors.kinds import combined as combined_kind
+from lepton_lab.widgets import interactive, scales, style, traces
 from lepton_lab.widgets.live import LivePowerView
 from lepton_lab.widgets.static import StaticFigure, report_figure
 from lepton_lab.widgets.svg import FONT_FAMILY, svg_power_figure, svgs_in
@@ -272,8 +272,8 @@ def test_finish_while_the_sampler_thread_pushes():
         i = 0
         while not stop.is_set():
             i += 1
-            view.on_sample(Sample(t_s=i * 0.01, power_w={d: 5.0 for d in DOMAINS},
-                                  energy_j={d: 0.05 * i for d in DOMAINS}))
+            view.on_sample(Sample(t_s=i * 0.01, power_w=dict.fromkeys(DOMAINS, 5.0),
+                                  energy_j=dict.fromkeys(DOMAINS, 0.05 * i)))
 
     thread = threading.Thread(target=sampler)
     thread.start()

@@ -1,7 +1,6 @@
 """Every guided lesson runs top to bottom in a real kernel (nbclient), in quick mode (LEPTON_FAST=1)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat

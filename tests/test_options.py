@@ -49,7 +49,7 @@ def via_magic(shell, capsys, name, value):
     err = capsys.readouterr().err
     if result.success:
         return "ok", lepton_lab.last_report()
-    (line,) = [l for l in err.splitlines() if l.strip()]
+    (line,) = [text for text in err.splitlines() if text.strip()]
     return line.removeprefix("UsageError: "), None
 
 
@@ -59,7 +59,7 @@ def via_cli(capsys, name, value):
     err = capsys.readouterr().err
     if code == 0:
         return "ok", lepton_lab.last_report()
-    (line,) = [l for l in err.splitlines() if l.strip()]
+    (line,) = [text for text in err.splitlines() if text.strip()]
     return line.removeprefix("lepton-lab: error: "), None
 
 

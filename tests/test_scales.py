@@ -7,8 +7,15 @@ import math
 import pytest
 
 from lepton_lab.units import format_count, format_wh
-from lepton_lab.widgets.scales import (axis_max, axis_unit, energy_unit, format_tick, nice_ceiling, nice_ticks,
-                                       power_figure_axes)
+from lepton_lab.widgets.scales import (
+    axis_max,
+    axis_unit,
+    energy_unit,
+    format_tick,
+    nice_ceiling,
+    nice_ticks,
+    power_figure_axes,
+)
 
 
 @pytest.mark.parametrize("values, top", [([], 1.0), ([0.0, 0.0], 1.0), ([5.0, 5.0], 5.5), ([1.0, math.nan], 1.1)])

@@ -32,7 +32,7 @@ def test_sweep_records_every_run_with_its_params():
 
 def test_without_widgets_one_line_per_run(capsys):
     with Sweep(total=2, show=False) as sweep:
-        for i in range(2):
+        for _ in range(2):
             with sweep.measure():
                 busy(1000)
     lines = capsys.readouterr().out.strip().splitlines()
@@ -57,7 +57,7 @@ def test_widgets_show_one_bar_and_one_comparison():
     final = outputs[-1]
     assert final.update and set(final.data) == {"text/html", "text/plain"} and final.data == view.final_bundle
     html = final.data["text/html"]
-    energy_svg, duration_svg = [ET.fromstring(svg) for svg in svgs_in(html)]
+    energy_svg, _ = [ET.fromstring(svg) for svg in svgs_in(html)]
     labels = [t.text for t in energy_svg.iter(f"{SVG}text")]
     assert {"run 0", "run 1", "run 2", "loop — ESTIMATED"} <= set(labels)
     assert len([r for r in energy_svg.iter(f"{SVG}rect") if r.get("width") != "11"]) == 3
@@ -73,7 +73,7 @@ def test_a_failing_sweep_says_so_and_ends_static():
         with Sweep(total=2, title="boom", show=True) as sweep:
             with sweep.measure(label="ok"):
                 busy(1000)
-            1 / 0
+            1 / 0  # noqa: B018
     final = captured.outputs[-1]
     assert WIDGET not in final.data and "stopped by an error" in final.data["text/html"]
     assert sweep._view.progress.bar_style == "danger" and len(svgs_in(final.data["text/html"])) == 2
@@ -83,7 +83,7 @@ def test_a_failing_run_is_recorded_and_propagates():
     with pytest.raises(ZeroDivisionError):
         with Sweep(total=2, show=False) as sweep:
             with sweep.measure(label="boom"):
-                1 / 0
+                1 / 0  # noqa: B018
     assert [r.status for r in sweep.reports] == ["error"]
 
 

@@ -10,7 +10,7 @@ import atexit
 import os
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import InvalidInput, SensorUnavailable
 from . import registry
@@ -24,11 +24,11 @@ __all__ = [
     "DomainReading",
     "Reading",
     "Sensor",
-    "discover",
-    "sensor_names",
-    "parse_sensor_names",
-    "parse_gpu_indices",
     "close_cached",
+    "discover",
+    "parse_gpu_indices",
+    "parse_sensor_names",
+    "sensor_names",
 ]
 
 _cache: dict[tuple, Discovery] = {}

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 # What the numbers of a sensor are, and the words every view uses for them, live in .kinds.
 from . import kinds
 from .kinds import ESTIMATED, MEASURED, REPLAYED
 
-__all__ = ["ESTIMATED", "MEASURED", "REPLAYED", "DomainReading", "Reading", "Sensor", "Discovery"]
+__all__ = ["ESTIMATED", "MEASURED", "REPLAYED", "Discovery", "DomainReading", "Reading", "Sensor"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Sensor(ABC):
     def method(self, domain: str) -> str:
         """How the energy of ``domain`` is obtained, e.g. ``nvml-counter``, ``rapl``, ``estimate``."""
 
-    def begin(self) -> None:
+    def begin(self) -> None:  # noqa: B027  (an optional hook: most sensors need nothing here)
         """Called at the start of every measurement, on the caller's thread.
 
         Sensors kept open between measurements re-synchronise here whatever state assumes regular
@@ -90,7 +90,7 @@ class Sensor(ABC):
         """Human label for a domain (device model where known)."""
         return domain
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (an optional hook: most sensors hold no handle)
         """Release handles. Idempotent."""
 
     def __enter__(self):

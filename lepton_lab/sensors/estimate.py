@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InvalidInput, SensorReadError
 from .base import ESTIMATED, DomainReading, Sensor
@@ -83,7 +83,7 @@ class EstimateSensor(Sensor):
 
     @classmethod
     def open(cls, reason: str | None = None, clock: Callable[[], float] = time.monotonic,
-             **_: object) -> "EstimateSensor":
+             **_: object) -> EstimateSensor:
         return cls(reason, clock)
 
     @property

@@ -13,8 +13,9 @@ the lessons print before skipping the sweep.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import LeptonError, SensorUnavailable
 from .nvml import _load_nvml
@@ -60,7 +61,7 @@ class GpuControl:
         self.nvml, self.handle, self._owns_init = nvml, handle, owns_init
 
     @classmethod
-    def open(cls, index: int = 0, nvml=None) -> "GpuControl":
+    def open(cls, index: int = 0, nvml=None) -> GpuControl:
         """The GPU torch calls cuda:``index``; raises ControlUnavailable with a one-line reason."""
         if nvml is None:
             if not _cuda_visible():
@@ -86,7 +87,7 @@ class GpuControl:
             self._owns_init = False
             self.nvml.nvmlShutdown()
 
-    def __enter__(self) -> "GpuControl":
+    def __enter__(self) -> GpuControl:
         return self
 
     def __exit__(self, *exc) -> bool:

@@ -7,7 +7,7 @@ words from here, so they cannot drift apart.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 MEASURED = "measured"
 ESTIMATED = "estimated"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import InvalidInput, SensorReadError, SensorUnavailable
 from .base import DomainReading, Sensor
@@ -77,7 +78,7 @@ class NvmlSensor(Sensor):
         clock: Callable[[], float] = time.monotonic,
         nvml=None,
         **_: object,
-    ) -> "NvmlSensor":
+    ) -> NvmlSensor:
         """Initialise NVML and attach to ``gpus`` (positions among visible GPUs; None = all)."""
         nvml = nvml if nvml is not None else _load_nvml()
         try:

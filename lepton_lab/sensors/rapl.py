@@ -17,9 +17,9 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import SensorReadError, SensorUnavailable
 from .base import DomainReading, Sensor
@@ -73,7 +73,7 @@ class RaplSensor(Sensor):
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, clock: Callable[[], float] = time.monotonic,
-             **_: object) -> "RaplSensor":
+             **_: object) -> RaplSensor:
         """Find the zones under ``root`` (else $LEPTON_LAB_RAPL_ROOT, else /sys/class/powercap)."""
         root_path = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
         sensor = cls(_find_zones(root_path), root_path, clock)

@@ -8,7 +8,7 @@ REPLAYED) in its title, in the warning colour.
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import require
 from ..sensors import kinds

@@ -131,6 +131,6 @@ def summary(table) -> list[str]:
         lines.append(
             f"{row['precision']}: energy per inference {ratio(row['uj_per_sample'], base['uj_per_sample'])}, "
             f"latency {ratio(row['latency_ms'], base['latency_ms'])}, model size "
-            f"{ratio(row['model_kb'], base['model_kb'])} of {base['precision']}; same answer as fp32 on {row['agreement']:.1%} "
-            f"of test images (accuracy {row['accuracy']:.1%})")
+            f"{ratio(row['model_kb'], base['model_kb'])} of {base['precision']}; same answer as fp32 on "
+            f"{row['agreement']:.1%} of test images (accuracy {row['accuracy']:.1%})")
     return lines

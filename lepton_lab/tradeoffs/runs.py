@@ -12,8 +12,9 @@ noisy the setting was. Energy sensors see the whole machine, so this matters on 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .workloads import batches_for, fast_mode, run_for
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from ..errors import InvalidInput
 from ..sensors.gpu_control import ControlUnavailable, GpuControl

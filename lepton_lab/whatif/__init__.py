@@ -16,7 +16,13 @@ from .lifecycle import LifecycleResult, break_even_inferences, lifetime
 from .scheduling import Profile, SchedulePlan, plan
 
 __all__ = [
-    "CoolingModel", "FacilityResult", "facility",
-    "LifecycleResult", "break_even_inferences", "lifetime",
-    "Profile", "SchedulePlan", "plan",
+    "CoolingModel",
+    "FacilityResult",
+    "LifecycleResult",
+    "Profile",
+    "SchedulePlan",
+    "break_even_inferences",
+    "facility",
+    "lifetime",
+    "plan",
 ]

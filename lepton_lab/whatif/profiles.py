@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from .checks import number
 from ..errors import InvalidInput
+from .checks import number
 
 HOURS = 24
 

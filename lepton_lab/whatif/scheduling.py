@@ -16,11 +16,11 @@ the grid's mix (true for small loads, not for a fleet).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from .checks import number
 from ..errors import InvalidInput
+from .checks import number
 
 #: Candidate start times the model evaluates at most, so a forged tiny step cannot stall a kernel.
 MAX_CANDIDATES = 10_000

@@ -11,7 +11,8 @@ needs ipywidgets and bqplot, loaded then.
 from __future__ import annotations
 
 import html
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 

@@ -13,8 +13,8 @@ here has explicit bounds; animations are off so live updates never queue up.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Iterable, Mapping, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -22,6 +22,7 @@ from bqplot import Axis, Bars, Figure, LinearScale, Lines, OrdinalScale, Tooltip
 
 from . import scales, style
 from .traces import from_origin
+
 
 @contextmanager
 def hold_all(items: Iterable[widgets.Widget]):

@@ -17,7 +17,7 @@ import html
 import math
 import threading
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
 
@@ -60,7 +60,7 @@ class LivePowerView:
         self._handle = None
 
     @classmethod
-    def for_measurement(cls, measurement) -> "LivePowerView":
+    def for_measurement(cls, measurement) -> LivePowerView:
         sensors = measurement.discovery.sensors
         domains = [d for s in sensors for d in s.domains]
         kind = kinds.combined(s.kind for s in sensors)

@@ -10,8 +10,8 @@ bottom, which zero or constant data gives; DESIGN.md §5), so every bound here i
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .. import units
 

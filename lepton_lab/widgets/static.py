@@ -10,7 +10,8 @@ Pure: numpy and the SVG writer; ipywidgets and bqplot load only for ``.widget``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

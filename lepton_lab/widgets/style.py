@@ -6,7 +6,7 @@ names from here, so that the two look alike.
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 #: Colour per domain family; more domains of a family cycle through the family's shades.
 _PALETTE = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -147,11 +147,11 @@ def _legend(rows: Sequence[Sequence[tuple]], y0: float) -> list[str]:
     parts = []
     for i, row in enumerate(rows):
         y = y0 + 18 * i
-        for x, (label, colour, style) in row:
-            if style == "box":
+        for x, (label, colour, swatch) in row:
+            if swatch == "box":
                 parts.append(f"<rect x='{x + 4:.1f}' y='{y - 9}' width='11' height='11' fill='{colour}'/>")
             else:
-                dash = " stroke-dasharray='5,3'" if style == "dashed" else ""
+                dash = " stroke-dasharray='5,3'" if swatch == "dashed" else ""
                 parts.append(f"<line x1='{x:.1f}' x2='{x + 20:.1f}' y1='{y - 4}' y2='{y - 4}' stroke='{colour}' "
                              f"stroke-width='2'{dash}/>")
             parts.append(f"<text x='{x + 26:.1f}' y='{y}' font-size='12' fill='#212121'>{html.escape(label)}</text>")

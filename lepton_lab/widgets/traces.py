@@ -6,7 +6,7 @@ figure needs ~2k points, and the live view resends them several times a second.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class TraceBuffer:
         self.t: list[float] = []
         self.energy: list[float] = []
         self.power: dict[str, list[float]] = {d: [] for d in self.domains}
-        self._last_w = {d: 0.0 for d in self.domains}
+        self._last_w = dict.fromkeys(self.domains, 0.0)
         self._bucket: dict[str, float] = {}
         self._count = 0
         self._bucket_t = self._bucket_e = 0.0

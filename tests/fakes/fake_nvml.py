@@ -10,9 +10,10 @@ counter's update period like real datacentre GPUs.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
+from typing import ClassVar
 
 # Constant values copied from nvidia-ml-py's pynvml.py.
 NVML_SUCCESS = 0
@@ -48,7 +49,7 @@ _CODES = {name: value for name, value in globals().items() if name.startswith("N
 class NVMLError(Exception):
     """Like pynvml.NVMLError: ``NVMLError(code)`` is an instance of the code's subclass."""
 
-    _value_class: dict[int, type] = {}
+    _value_class: ClassVar[dict[int, type]] = {}
 
     def __new__(cls, value):
         if cls is NVMLError:

@@ -9,9 +9,9 @@ truth to compare against.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 #: What real Intel packages report (about 262 kJ).
 DEFAULT_RANGE_UJ = 262_143_328_850

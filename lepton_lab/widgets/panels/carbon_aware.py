@@ -3,6 +3,7 @@ emits least, over a synthetic daily intensity profile scaled to the region's yea
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 from ... import carbon, units
 from ...whatif import profiles, scheduling
@@ -14,10 +15,12 @@ from .look import bqplot, cards, figure, region_options, set_y
 class CarbonAwarePanel(Panel):
     """When to start a job so that it emits least, over a (synthetic) daily intensity profile."""
 
-    DEFAULTS = dict(region="WORLD", shape="solar", power_w=1000.0, duration_h=4.0, max_delay_h=24, now_h=17)
-    BOUNDS = dict(power_w=Bound("Job power", 1.0, 1e7, "W"), duration_h=Bound("Job length", 0.25, 72.0, "h"),
-                  max_delay_h=Bound("Maximum delay", 0, 48, "h", integer=True),
-                  now_h=Bound("Start hour", 0, 23, "h", integer=True))
+    DEFAULTS: ClassVar[dict[str, Any]] = dict(region="WORLD", shape="solar", power_w=1000.0, duration_h=4.0,
+                                              max_delay_h=24, now_h=17)
+    BOUNDS: ClassVar[dict[str, Bound]] = dict(
+        power_w=Bound("Job power", 1.0, 1e7, "W"), duration_h=Bound("Job length", 0.25, 72.0, "h"),
+        max_delay_h=Bound("Maximum delay", 0, 48, "h", integer=True),
+        now_h=Bound("Start hour", 0, 23, "h", integer=True))
     ASSUMPTIONS = scheduling.ASSUMPTIONS
 
     def _controls(self):

@@ -1,13 +1,14 @@
 """The data-centre app (``widgets/datacenter.ipynb``): IT load × PUE → facility energy and emissions."""
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from ... import carbon, units
 from ...whatif import datacenter
 from ...whatif.checks import Bound
 from .. import scales
 from .base import Panel
 from .look import bqplot, cards, figure, region_options, set_y, show
-
 
 COLORS = {"IT": "#0969da", "Cooling": "#1f883d", "Power losses": "#cf222e", "Lighting & other": "#8250df",
           "Overhead (PUE − 1)": "#bf8700"}
@@ -17,10 +18,10 @@ COLORS = {"IT": "#0969da", "Cooling": "#1f883d", "Power losses": "#cf222e", "Lig
 class DatacenterPanel(Panel):
     """IT load in a facility: energy by use (IT, cooling, losses, other) and emissions."""
 
-    DEFAULTS = dict(power_w=300.0, machines=100, hours=8760, pue_mode="average", pue=1.58,
+    DEFAULTS: ClassVar[dict[str, Any]] = dict(power_w=300.0, machines=100, hours=8760, pue_mode="average", pue=1.58,
                     cop=datacenter.DEFAULT_COP, power_loss=datacenter.DEFAULT_POWER_LOSS * 100,
                     other=datacenter.DEFAULT_OTHER * 100, region="WORLD", renewable=0.0)
-    BOUNDS = dict(
+    BOUNDS: ClassVar[dict[str, Bound]] = dict(
         power_w=Bound("Power per machine", 1.0, 1e5, "W"), machines=Bound("Machines", 1, 1_000_000, integer=True),
         hours=Bound("Hours per year", 0, 8760, "h", integer=True), pue=Bound("PUE", 1.0, 3.0),
         cop=Bound("Cooling COP", 1.0, 20.0), power_loss=Bound("Power losses", 0.0, 30.0, "%"),

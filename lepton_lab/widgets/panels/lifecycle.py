@@ -2,6 +2,8 @@
 model pays back the energy spent making it."""
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from ... import carbon, units
 from ...whatif import lifecycle
 from ...whatif.checks import Bound
@@ -13,17 +15,19 @@ from .look import bqplot, cards, figure, region_options, set_y
 class LifecyclePanel(Panel):
     """A model's lifetime energy (training + inferences) and when an optimisation pays back."""
 
-    DEFAULTS = dict(training_kwh=50.0, per_inference_j=2.0, per_day=100_000.0, days=365, optimised_pct=60.0,
-                    optimisation_kwh=2.0, region="WORLD", role="baseline", items=1)
-    BOUNDS = dict(
+    DEFAULTS: ClassVar[dict[str, Any]] = dict(
+        training_kwh=50.0, per_inference_j=2.0, per_day=100_000.0, days=365, optimised_pct=60.0,
+        optimisation_kwh=2.0, region="WORLD", role="baseline", items=1)
+    BOUNDS: ClassVar[dict[str, Bound]] = dict(
         training_kwh=Bound("Training energy", 1e-5, 1e7, "kWh"),
         per_inference_j=Bound("Energy per inference", 1e-4, 1e6, "J"),
         per_day=Bound("Inferences per day", 1.0, 1e10), days=Bound("Lifetime", 1, 3650, "days", integer=True),
         optimised_pct=Bound("Optimised energy per inference", 1.0, 200.0, "%"),
         optimisation_kwh=Bound("Optimisation energy", 1e-6, 1e6, "kWh"),
         items=Bound("Inferences in the measured run", 1, 1_000_000_000, integer=True))
-    ROLES = [("Energy of baseline inferences", "baseline"), ("Energy of optimised inferences", "optimised"),
-             ("Training run", "training"), ("Optimisation run (e.g. quantization)", "optimisation")]
+    ROLES: ClassVar[list[tuple[str, str]]] = [
+        ("Energy of baseline inferences", "baseline"), ("Energy of optimised inferences", "optimised"),
+        ("Training run", "training"), ("Optimisation run (e.g. quantization)", "optimisation")]
     ASSUMPTIONS = lifecycle.ASSUMPTIONS
 
     def _controls(self):
@@ -74,14 +78,16 @@ class LifecyclePanel(Panel):
         if r.break_even is None:
             even, even_sub = "never", "the optimised model does not use less energy per inference"
         else:
-            even, even_sub = units.format_count(r.break_even), f"inferences, after {r.break_even / v['per_day']:.1f} days"
+            even = units.format_count(r.break_even)
+            even_sub = f"inferences, after {r.break_even / v['per_day']:.1f} days"
         saved = r.saving_j
         self.numbers.value = cards([
             ("saving", "Saved over the lifetime" if saved >= 0 else "Extra energy over the lifetime",
              units.format_wh(abs(saved)), f"{units.format_mass_g(units.j_to_kwh(abs(saved)) * intensity)} CO2e "
              f"at {intensity:.0f} g/kWh"),
             ("break_even", "Break-even", even, even_sub),
-            ("lifetime", "Lifetime: baseline → optimised", f"{units.format_wh(r.baseline_j)} → {units.format_wh(r.optimised_j)}",
+            ("lifetime", "Lifetime: baseline → optimised",
+             f"{units.format_wh(r.baseline_j)} → {units.format_wh(r.optimised_j)}",
              f"{units.format_count(r.inferences)} inferences; training is {units.format_percent(r.training_share)} "
              f"of the baseline"),
         ])
@@ -99,7 +105,8 @@ class LifecyclePanel(Panel):
             at = r.break_even / v["per_day"] if r.break_even is not None else None
             self.marker.visible = at is not None and at <= v["days"]
             self.marker.x, self.marker.y = ([at, at] if self.marker.visible else [0.0, 0.0]), [0.0, top]
-            self.chart.title = f"After {v['days']} days: {units.format_wh(r.baseline_j)} vs {units.format_wh(r.optimised_j)}"
+            self.chart.title = (f"After {v['days']} days: {units.format_wh(r.baseline_j)} vs "
+                                f"{units.format_wh(r.optimised_j)}")
 
     def _reapply(self, change) -> None:
         if self.report is not None and not self._busy:
