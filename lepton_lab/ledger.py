@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
@@ -211,8 +211,9 @@ class Ledger:
                 connection.close()
 
     # -- writing --------------------------------------------------------------------------
-    def save(self, report: EnergyReport) -> int:
-        """Store ``report``; its row id. Raises :class:`LedgerBusy` or :class:`LedgerError`."""
+    def save(self, report: EnergyReport) -> int | None:
+        """Store ``report``; its row id (None if its uid is stored already). Raises :class:`LedgerBusy` or
+        :class:`LedgerError`."""
         values = _row_values(report)
         row_id = self._run(lambda db: _insert(db, *values), write=True, attempts=self.attempts)
         if str(self.path) in _spooled:
@@ -282,8 +283,8 @@ class Ledger:
         select = ("SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
                   " ON t.measurement_id = m.id WHERE ")
 
-        def find(db: sqlite3.Connection):
-            row = None
+        def find(db: sqlite3.Connection) -> tuple[Any, ...] | None:
+            row: tuple[Any, ...] | None = None
             if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
                 row = db.execute(select + "m.id = ?", (int(key),)).fetchone()
             if row is None:
@@ -301,7 +302,7 @@ class Ledger:
         report.id, report.saved = row[0], True
         return report
 
-    def history(self, limit: int | None = None, label: str | None = None):
+    def history(self, limit: int | None = None, label: str | None = None) -> Any:  # a pandas DataFrame (untyped)
         """Summary rows as a pandas DataFrame, newest first."""
         from .errors import require
 
@@ -311,8 +312,8 @@ class Ledger:
     def __len__(self) -> int:
         if not self.path.exists() and not spool.pending(self.path):
             return 0
-        return self._run(lambda db: db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0],
-                         write=False, attempts=self.attempts)
+        return cast(int, self._run(lambda db: db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0],
+                                   write=False, attempts=self.attempts))
 
 
 def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:

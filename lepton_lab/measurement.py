@@ -14,14 +14,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from . import carbon as carbon_module
 from . import units
-from .errors import InvalidInput
+from .errors import InvalidInput, LeptonError
 from .options import MeasureOptions
 from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
-from .sampler import Sampler, SamplerResult
-from .sensors import Discovery, discover
+from .sampler import Sample, Sampler, SamplerResult
+from .sensors import Discovery, Sensor, discover
+
+if TYPE_CHECKING:
+    from .ledger import Ledger  # imported when saving: opening the ledger is not free
 
 #: Flag cells shorter than this many counter updates: their energy is mostly quantisation.
 MIN_UPDATES = 3
@@ -48,12 +52,12 @@ def _now_iso() -> str:
 class Measurement:
     """Start, then stop with the work's outcome; the report is built, stored and remembered."""
 
-    options: MeasureOptions = field(default_factory=MeasureOptions)
+    options: Any = field(default_factory=MeasureOptions)  # a MeasureOptions, typed Any like the class itself
     clock: Callable[[], float] = time.monotonic
-    ledger: object | None = None
+    ledger: Ledger | None = None
     cached_sensors: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.options = self.options.validated()
         if self.options.pue is None:
             self.options = replace(self.options, pue=carbon_module.default_pue())
@@ -64,6 +68,18 @@ class Measurement:
         self.warnings: list[str] = []
         self.report: EnergyReport | None = None
         self._started_at = ""
+
+    @property
+    def _found(self) -> Discovery:
+        if self.discovery is None:
+            raise LeptonError("this Measurement was not started: call start() first")
+        return self.discovery
+
+    @property
+    def _sampling(self) -> Sampler:
+        if self.sampler is None:
+            raise LeptonError("this Measurement was not started: call start() first")
+        return self.sampler
 
     @property
     def fallback_reason(self) -> str | None:
@@ -80,11 +96,11 @@ class Measurement:
         self.sampler.start()
         return self
 
-    def subscribe(self, callback) -> Callable[[], None]:
-        return self.sampler.subscribe(callback)
+    def subscribe(self, callback: Callable[[Sample], None]) -> Callable[[], None]:
+        return self._sampling.subscribe(callback)
 
     def _measure_idle(self, seconds: float) -> dict[str, float]:
-        idle = Sampler(self.discovery.sensors, self.options.interval_s, clock=self.clock)
+        idle = Sampler(self._found.sensors, self.options.interval_s, clock=self.clock)
         idle.start()
         try:
             time.sleep(seconds)
@@ -105,7 +121,7 @@ class Measurement:
             return self.report
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
-        result = self.sampler.stop()
+        result = self._sampling.stop()
         self.report = self._build_report(result, status, error)
         self._save(self.report)
         _last_report = self.report
@@ -124,10 +140,11 @@ class Measurement:
             self.warnings.append(warning)
 
     # -- report building ------------------------------------------------------------------
-    def _build_report(self, result: SamplerResult, status: str, error) -> EnergyReport:
+    def _build_report(self, result: SamplerResult, status: str, error: BaseException | None) -> EnergyReport:
         duration = max(result.duration_s, 0.0)
-        domains, notes = {}, []
-        for sensor in self.discovery.sensors:
+        domains: dict[str, DomainEnergy] = {}
+        notes: list[str] = []
+        for sensor in self._found.sensors:
             notes.extend(n for n in sensor.notes if n not in notes)
             for domain in sensor.domains:
                 if domain in result.end.domains and domain in result.start.domains:
@@ -141,7 +158,7 @@ class Measurement:
             duration_s=duration,
             domains=domains,
             carbon=CarbonInfo(i.region, i.name, i.g_per_kwh, i.year, i.source, self.options.pue),
-            interval_s=self.sampler.interval_s,
+            interval_s=self._sampling.interval_s,
             notes=notes,
             error=_describe_error(error),
             baseline_s=self.options.baseline_s or None,
@@ -151,7 +168,7 @@ class Measurement:
             uid=uuid.uuid4().hex,
         )
 
-    def _domain_energy(self, sensor, domain: str, result: SamplerResult, duration: float) -> DomainEnergy:
+    def _domain_energy(self, sensor: Sensor, domain: str, result: SamplerResult, duration: float) -> DomainEnergy:
         energy = result.energy_j(domain)
         idle = self.baseline_w.get(domain) if self.baseline_w else None
         return DomainEnergy(
@@ -169,7 +186,7 @@ class Measurement:
 
     def _quality_notes(self, result: SamplerResult, duration: float) -> list[str]:
         notes = []
-        for sensor in self.discovery.sensors:
+        for sensor in self._found.sensors:
             period = sensor.update_period_s
             if period and duration < MIN_UPDATES * period:
                 notes.append(
@@ -177,8 +194,8 @@ class Measurement:
                     f"{period * 1000:.0f} ms): the energy is dominated by counter quantisation; "
                     "measure a longer run or a loop of many"
                 )
-        unread = self.discovery.unavailable
-        if self.discovery.fallback_reason:
+        unread = self._found.unavailable
+        if self._found.fallback_reason:
             notes.insert(0, f"no energy sensor can be read here ({', '.join(unread)}): "
                             "`%energy sensors` or `lepton-lab sensors` says how to enable one")
         else:

@@ -101,7 +101,7 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
 
-def _from_user(cls, **values: Any):
+def _from_user(cls: Any, **values: Any) -> Any:
     """Checked options from the names users type (``measure(interval=...)``, ``--interval``).
 
     Unknown names are one-line errors that list the known ones."""
@@ -114,19 +114,20 @@ def _from_user(cls, **values: Any):
     return cls(**checked, save=bool(values.get("save", True)))
 
 
-def _from_namespace(cls, args: Any, **overrides: Any):
+def _from_namespace(cls: Any, args: Any, **overrides: Any) -> Any:
     """From parsed flags (``%%energy``, ``lepton-lab measure``): what was not given takes its default."""
     given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name, None) is not None}
     return cls.from_user(**{**given, **overrides})
 
 
-def _validated(self):
+def _validated(self: Any) -> Any:
     """A copy with every field checked again (a MeasureOptions built by hand, say)."""
     return replace(self, **{o.field_name: o.check(getattr(self, o.field_name)) for o in OPTIONS})
 
 
 #: The options of one measurement, checked: one field per :data:`OPTIONS` entry, plus ``save``.
-MeasureOptions = make_dataclass(
+#: Typed Any: its fields come from the table at run time, which mypy cannot see.
+MeasureOptions: Any = make_dataclass(
     "MeasureOptions",
     [(o.field_name, Any, field(default=o.default)) for o in OPTIONS] + [("save", bool, field(default=True))],
     namespace={"from_user": classmethod(_from_user), "from_namespace": classmethod(_from_namespace),

@@ -11,11 +11,14 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import units
 from .sensors import kinds
 from .sensors.kinds import MEASURED
+
+if TYPE_CHECKING:
+    from .widgets.static import StaticFigure
 
 STATUSES = ("ok", "error", "interrupted")
 SCHEMA = 1
@@ -98,7 +101,7 @@ class EnergyReport:
         nets = [d.net_energy_j for d in self.domains.values()]
         if not nets or any(n is None for n in nets):
             return None
-        return float(sum(nets))
+        return float(sum(n for n in nets if n is not None))
 
     @property
     def uncertainty_j(self) -> float:
@@ -111,7 +114,7 @@ class EnergyReport:
     @property
     def peak_w(self) -> float | None:
         """Peak of the summed trace (what the wall socket saw), else the sum of per-domain peaks."""
-        powers = self.trace.get("power_w") or {}
+        powers: dict[str, list[float]] = self.trace.get("power_w") or {}
         series = [powers[d] for d in self.domains if powers.get(d)]
         if series and len(series) == len(self.domains):
             length = min(len(s) for s in series)
@@ -140,7 +143,7 @@ class EnergyReport:
         return ",".join(sorted({d.method for d in self.domains.values()}))
 
     @property
-    def samples(self):
+    def samples(self) -> Any:  # a pandas DataFrame: pandas is optional, and has no type hints of its own
         """The power trace as a pandas DataFrame: ``t_s`` then watts per domain."""
         from .errors import require
 
@@ -174,7 +177,7 @@ class EnergyReport:
         fields.update(domains=domains, carbon=carbon)
         return cls(**fields)
 
-    def save(self, path) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the report as JSON (what the what-if apps accept as an upload); returns the path."""
         from .errors import InvalidInput
 
@@ -188,7 +191,7 @@ class EnergyReport:
         return target
 
     @classmethod
-    def load(cls, path) -> EnergyReport:
+    def load(cls, path: str | os.PathLike[str]) -> EnergyReport:
         """Read a report written by :meth:`save` (or ``lepton-lab export``)."""
         from .errors import InvalidInput
 
@@ -225,13 +228,13 @@ class EnergyReport:
 
         return render_html(self)
 
-    def _repr_pretty_(self, printer, cycle) -> None:
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
     def __repr__(self) -> str:
         return f"<EnergyReport {html.escape(self.headline(), quote=False)}>"
 
-    def plot(self):
+    def plot(self) -> StaticFigure:
         """Redraw this report's power trace as a static figure (needs the lab extra)."""
         from .widgets.static import report_figure
 

@@ -15,6 +15,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InvalidInput, LeptonError, SensorReadError
 from .sensors.base import DomainReading, Reading, Sensor
@@ -32,7 +33,7 @@ _live_samplers: weakref.WeakSet[Sampler] = weakref.WeakSet()
 _thread_ids = itertools.count(1)
 
 
-def validate_interval(value) -> float:
+def validate_interval(value: Any) -> float:
     """Turn user input into a sampling interval in seconds, or raise a one-line InvalidInput."""
     try:
         interval = float(value)
@@ -103,7 +104,7 @@ class Sampler:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_samples: int = DEFAULT_MAX_SAMPLES,
-    ):
+    ) -> None:
         if not sensors:
             raise LeptonError("no sensor to sample: call lepton_lab.sensors.discover() first")
         self.sensors = list(sensors)
@@ -197,12 +198,19 @@ class Sampler:
             return list(self._samples)
 
     # -- internals --------------------------------------------------------------------------
+    @property
+    def _started(self) -> Reading:
+        """The first read; the internals that need it run only after ``start()``."""
+        if self._start is None:
+            raise LeptonError("this Sampler was never started: call start() first")
+        return self._start
+
     def _run(self, ready: threading.Event) -> None:
         ready.set()
         while not self._stop_event.wait(self.interval_s):
             reading = self._read_all(final=False)
             if not reading.domains:
-                if len(self.lost) == len(self._start.domains):
+                if len(self.lost) == len(self._started.domains):
                     return  # every domain is given up: nothing left to read
                 continue
             with self._lock:
@@ -252,7 +260,7 @@ class Sampler:
         count, first = self._streak.get(domain, (0, stamp))
         self._streak[domain] = (count + 1, first)
         if count + 1 >= LOST_AFTER_FAILURES or final:
-            origin = self._start.t_s
+            origin = self._started.t_s
             self.lost[domain] = LostDomain(since_s=first - origin, last_read_s=self._last_good[domain][1] - origin,
                                            error=self.last_error or "read failed")
 
@@ -273,6 +281,8 @@ class Sampler:
 
     def _append(self, reading: Reading) -> Sample:
         previous, start = self._previous, self._start
+        if previous is None or start is None:
+            raise LeptonError("this Sampler was never started: call start() first")
         dt = reading.t_s - previous.t_s
         power: dict[str, float] = {}
         energy: dict[str, float] = {}

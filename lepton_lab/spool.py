@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 SUFFIX = ".spool"
 SPOOL_FORMAT = 1
@@ -79,7 +79,7 @@ def read(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("report"), dict):
         raise ValueError(f"{path} is not a spooled lepton_lab measurement")
-    return data["report"]
+    return cast(dict[str, Any], data["report"])
 
 
 def remove(path: Path) -> None:

@@ -82,11 +82,12 @@ def parse_gpu_indices(value: str | Iterable[int] | None) -> tuple[int, ...] | No
     return tuple(dict.fromkeys(indices))
 
 
-def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None):
+def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None) -> Sensor:
     sensor_type = registry.find(name)
     if sensor_type is None:
         raise InvalidInput(f"unknown sensor '{name}': choose from {', '.join(sensor_names())}")
-    return sensor_type.load().open(gpus=gpus, clock=clock, reason=reason)
+    sensor: Sensor = sensor_type.load().open(gpus=gpus, clock=clock, reason=reason)
+    return sensor
 
 
 def discover(
@@ -114,7 +115,9 @@ def discover(
     return _discover(wanted, gpu_indices, clock)
 
 
-def _discover(wanted, gpus, clock) -> Discovery:
+def _discover(
+    wanted: tuple[str, ...] | None, gpus: tuple[int, ...] | None, clock: Callable[[], float]
+) -> Discovery:
     found = Discovery()
     explicit = wanted is not None
     real = [s.name for s in registry.REGISTRY if not s.fallback]
@@ -132,7 +135,7 @@ def _discover(wanted, gpus, clock) -> Discovery:
         why = "; ".join(found.unavailable.get(n, f"{n} not requested") for n in takes_gpus) or "no GPU sensor"
         raise SensorUnavailable(f"--gpus was given but no GPU can be read: {why}")
     fallbacks = [s.name for s in registry.REGISTRY if s.fallback]
-    asked = [n for n in fallbacks if explicit and n in wanted]
+    asked = [n for n in fallbacks if wanted is not None and n in wanted]
     if asked:
         for name in asked:
             found.sensors.append(_open(name, None, clock, f"requested with --sensors {name}"))

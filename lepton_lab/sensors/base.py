@@ -11,12 +11,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # What the numbers of a sensor are, and the words every view uses for them, live in .kinds.
 from . import kinds
 from .kinds import ESTIMATED, MEASURED, REPLAYED
 
 __all__ = ["ESTIMATED", "MEASURED", "REPLAYED", "Discovery", "DomainReading", "Reading", "Sensor"]
+
+_S = TypeVar("_S", bound="Sensor")
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,10 @@ class Sensor(ABC):
     def close(self) -> None:  # noqa: B027  (an optional hook: most sensors hold no handle)
         """Release handles. Idempotent."""
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

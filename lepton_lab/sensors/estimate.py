@@ -66,7 +66,12 @@ class EstimateSensor(Sensor):
     #: Linux counts CPU time in ticks of 1/USER_HZ = 10 ms: shorter cells see only a few ticks.
     update_period_s = 0.01
 
-    def __init__(self, reason: str | None, clock: Callable[[], float] = time.monotonic, busy_times=_cpu_busy_times):
+    def __init__(
+        self,
+        reason: str | None,
+        clock: Callable[[], float] = time.monotonic,
+        busy_times: Callable[[], tuple[float, float]] = _cpu_busy_times,
+    ) -> None:
         super().__init__(clock)
         import psutil
 

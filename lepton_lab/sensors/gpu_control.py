@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import LeptonError, SensorUnavailable
 from .nvml import _load_nvml
@@ -44,7 +44,7 @@ def _cuda_visible() -> bool:
     return torch.cuda.is_available()
 
 
-def _explain(nvml, exc: Exception, what: str) -> ControlUnavailable:
+def _explain(nvml: Any, exc: Exception, what: str) -> ControlUnavailable:
     """NVML's error (its own classes, as nvidia-ml-py defines them) as one line with the next step."""
     if isinstance(exc, getattr(nvml, "NVMLError_NoPermission", ())):
         return ControlUnavailable(
@@ -57,11 +57,11 @@ def _explain(nvml, exc: Exception, what: str) -> ControlUnavailable:
 class GpuControl:
     """NVML handle of one GPU, with power-cap and clock-lock context managers that always restore."""
 
-    def __init__(self, nvml, handle: Any, owns_init: bool = True):
+    def __init__(self, nvml: Any, handle: Any, owns_init: bool = True) -> None:
         self.nvml, self.handle, self._owns_init = nvml, handle, owns_init
 
     @classmethod
-    def open(cls, index: int = 0, nvml=None) -> GpuControl:
+    def open(cls, index: int = 0, nvml: Any = None) -> GpuControl:
         """The GPU torch calls cuda:``index``; raises ControlUnavailable with a one-line reason."""
         if nvml is None:
             if not _cuda_visible():
@@ -90,7 +90,7 @@ class GpuControl:
     def __enter__(self) -> GpuControl:
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.close()
         return False
 
@@ -144,7 +144,7 @@ class GpuControl:
             self.nvml.nvmlDeviceResetGpuLockedClocks(self.handle)
 
 
-def gpu_control_problem(index: int = 0, nvml=None) -> str | None:
+def gpu_control_problem(index: int = 0, nvml: Any = None) -> str | None:
     """None when power caps can be set on cuda:``index``; otherwise one line saying why not."""
     try:
         with GpuControl.open(index, nvml) as control:

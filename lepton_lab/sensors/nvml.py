@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import InvalidInput, SensorReadError, SensorUnavailable
 from .base import DomainReading, Sensor
@@ -33,7 +33,7 @@ _FIELD = "field"  # live watts from NVML_FI_DEV_POWER_INSTANT
 _USAGE = "usage"  # live watts from nvmlDeviceGetPowerUsage (averaged on Ampere+)
 
 
-def _load_nvml():
+def _load_nvml() -> Any:
     """Import pynvml lazily (tests monkeypatch this hook to hand discover() a fake)."""
     try:
         import pynvml
@@ -64,7 +64,7 @@ class NvmlSensor(Sensor):
     name = "nvml"
     update_period_s = UPDATE_PERIOD_S
 
-    def __init__(self, nvml, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, nvml: Any, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(clock)
         self._nvml = nvml
         self._gpus: list[_Gpu] = []
@@ -76,7 +76,7 @@ class NvmlSensor(Sensor):
         cls,
         gpus: Sequence[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        nvml=None,
+        nvml: Any = None,
         **_: object,
     ) -> NvmlSensor:
         """Initialise NVML and attach to ``gpus`` (positions among visible GPUs; None = all)."""
@@ -165,17 +165,23 @@ class NvmlSensor(Sensor):
         gpu.last_t, gpu.last_w = now, watts
         return DomainReading(energy_j=gpu.energy_j, power_w=watts)
 
+    @overload
+    def _live_watts(self, gpu: _Gpu, required: Literal[True]) -> float: ...
+    @overload
+    def _live_watts(self, gpu: _Gpu, required: bool = False) -> float | None: ...
     def _live_watts(self, gpu: _Gpu, required: bool = False) -> float | None:
         nvml = self._nvml
         if gpu.power_source == _FIELD:
             value = nvml.nvmlDeviceGetFieldValues(gpu.handle, [nvml.NVML_FI_DEV_POWER_INSTANT])[0]
             if value.nvmlReturn == nvml.NVML_SUCCESS:
-                return value.value.uiVal / 1000.0
+                return float(value.value.uiVal) / 1000.0
             if not required:
                 return None  # the sampler derives watts from the energy counter instead
             raise nvml.NVMLError(value.nvmlReturn)
         if gpu.power_source == _USAGE:
-            return nvml.nvmlDeviceGetPowerUsage(gpu.handle) / 1000.0
+            return float(nvml.nvmlDeviceGetPowerUsage(gpu.handle)) / 1000.0
+        if required:  # unreachable while _probe refuses a counterless GPU with no power source
+            raise SensorReadError(f"{gpu.domain} ({gpu.label}) reports neither energy nor power to NVML")
         return None
 
     def _rebase(self) -> None:
@@ -216,7 +222,7 @@ class NvmlSensor(Sensor):
             self._gpus.append(gpu)
             self.notes.extend(gpu.notes)
 
-    def _probe(self, domain: str, handle) -> _Gpu:
+    def _probe(self, domain: str, handle: Any) -> _Gpu:
         """Find out what this GPU can report: energy counter or not, and a live-watts source."""
         nvml = self._nvml
         gpu = _Gpu(domain=domain, handle=handle, label=_text(nvml.nvmlDeviceGetName(handle)))
@@ -236,7 +242,7 @@ class NvmlSensor(Sensor):
         return gpu
 
 
-def _power_source(nvml, handle) -> str | None:
+def _power_source(nvml: Any, handle: Any) -> str | None:
     try:
         value = nvml.nvmlDeviceGetFieldValues(handle, [nvml.NVML_FI_DEV_POWER_INSTANT])[0]
         if value.nvmlReturn == nvml.NVML_SUCCESS:
@@ -250,7 +256,7 @@ def _power_source(nvml, handle) -> str | None:
         return None
 
 
-def _visible_gpus(nvml) -> tuple[list[tuple[Any, str | None]], list[str]]:
+def _visible_gpus(nvml: Any) -> tuple[list[tuple[Any, str | None]], list[str]]:
     """(handle, MIG note or None) per visible position, following CUDA_VISIBLE_DEVICES like CUDA does."""
     count = nvml.nvmlDeviceGetCount()
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -271,7 +277,7 @@ def _visible_gpus(nvml) -> tuple[list[tuple[Any, str | None]], list[str]]:
     return visible, notes
 
 
-def _resolve_entry(nvml, entry: str, count: int) -> tuple[Any, str | None]:
+def _resolve_entry(nvml: Any, entry: str, count: int) -> tuple[Any, str | None]:
     """Physical handle for one CUDA_VISIBLE_DEVICES entry (index, GPU-UUID or MIG-UUID), or None."""
     mig_note = "MIG slice: NVML has energy only for the whole GPU, so this counts every slice on it"
     try:
@@ -290,7 +296,7 @@ def _resolve_entry(nvml, entry: str, count: int) -> tuple[Any, str | None]:
     return nvml.nvmlDeviceGetHandleByIndex(index), None
 
 
-def _order_notes(nvml, count: int) -> list[str]:
+def _order_notes(nvml: Any, count: int) -> list[str]:
     """NVML numbers GPUs by PCI bus; CUDA numbers mixed models fastest-first unless told otherwise."""
     if count < 2 or os.environ.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
         return []
@@ -309,6 +315,6 @@ def _visible_text(count: int) -> str:
     return f"{count} visible ({'0' if count == 1 else f'0-{count - 1}'})"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """nvidia-ml-py returns str; older releases returned bytes."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

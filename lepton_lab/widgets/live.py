@@ -29,6 +29,8 @@ from . import interactive, static, style, traces
 #: looks smooth, and each push (about 0.5-1 ms of kernel time, mostly message serialisation)
 #: then costs a CPU-bound cell well under 1 %.
 PERIOD_S = 0.35
+#: A finished run with fewer samples than this ends as its summary, without a figure.
+MIN_FIGURE_POINTS = 3
 _HEADER_STYLE = ("display:flex;flex-wrap:wrap;gap:4px 16px;align-items:baseline;"
                  "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;padding:2px 4px")
 
@@ -54,6 +56,8 @@ class LivePowerView:
         #: The display's final mimebundle (text/html: SVG image + summary; text/plain), once finished.
         self.final_bundle: dict[str, str] | None = None
         self.closed = False
+        self.redisplays = 0  # times the view was shown again after the cell cleared its output
+        self._metadata: dict = {}
         self._lock = threading.Lock()
         self._last_push = -math.inf
         self._finished = False
@@ -73,15 +77,29 @@ class LivePowerView:
     def display(self, metadata: dict | None = None) -> None:
         from IPython.display import display
 
-        self._handle = display(self.box, display_id=True, metadata=metadata or {})
+        self._metadata = metadata or {}
+        self._handle = display(self.box, display_id=True, metadata=self._metadata)
 
-    def finish(self, report, *, metadata: dict | None = None, redisplay: bool = False) -> None:
+    def redisplay(self) -> None:
+        """Show the view again, after the cell cleared its output (and with it this display).
+
+        A progress loop (``clear_output(wait=True); print(step)``) keeps its live plot this way,
+        at the top of what it prints. Not when the clear was meant for an ``ipywidgets.Output``
+        the cell writes into: the view would land inside it."""
+        if self._finished or self._handle is None or _inside_an_output_widget():
+            return
+        from IPython.display import display
+
+        self._handle = display(self.box, display_id=True, metadata=self._metadata)
+        self.redisplays += 1
+
+    def finish(self, report) -> None:
         """Send the whole (decimated) trace to the widgets, then show the static figure instead.
 
-        The display is updated in place to text/html (the SVG image and the summary) and
-        text/plain, without the widget mimetype; the widgets are closed afterwards. With
-        ``redisplay`` (the cell cleared its output, and with it this display) the static figure
-        is a new output after the cell's last one, and the old display, if still there, is emptied.
+        The display (the latest one, if the cell cleared its output) is updated in place to
+        text/html (the SVG image and the summary) and text/plain, without the widget mimetype; the
+        widgets are closed afterwards. A run too short to draw (fewer than
+        :data:`MIN_FIGURE_POINTS` samples) ends as its summary alone.
         """
         with self._lock:
             # From here on the sampler thread leaves the widgets alone (on_sample returns at once),
@@ -93,21 +111,18 @@ class LivePowerView:
         except Exception:  # the static figure below is what is shown: it must not be lost to this
             self.errors += 1
         try:
-            title = self._title(report.label, report.kind)
-            figure = static.fallback_html(report, t, power, energy, title=title, labels=self.labels)
+            if len(t) < MIN_FIGURE_POINTS:
+                figure = report._repr_html_()  # one or two dots on a 1 s axis tell nothing
+            else:
+                title = self._title(report.label, report.kind)
+                figure = static.fallback_html(report, t, power, energy, title=title, labels=self.labels)
         except Exception:  # never leave the live widget as the cell's saved output: the summary alone
             self.errors += 1
             figure = report._repr_html_()
         self.final_bundle = {"text/html": figure, "text/plain": str(report)}
         try:
-            if redisplay:
-                from IPython.display import display
-
-                display(self.final_bundle, raw=True, metadata=metadata or {})
-                if self._handle is not None:
-                    self._handle.update({"text/plain": ""}, raw=True, metadata=metadata or {})
-            elif self._handle is not None:
-                self._handle.update(self.final_bundle, raw=True, metadata=metadata or {})
+            if self._handle is not None:
+                self._handle.update(self.final_bundle, raw=True, metadata=self._metadata)
         finally:
             self.close()  # after the final state and the new display went out: same iopub order
 
@@ -177,3 +192,14 @@ class LivePowerView:
         return (f"<span title='{note}' style='background:{style.KIND_COLOUR};color:white;padding:1px 7px;"
                 f"border-radius:3px;font-weight:700;letter-spacing:.5px'>{html.escape(kinds.badge(self.kind))}</span>"
                 f"<span title='{note}' style='color:{style.KIND_COLOUR}'>not a measurement</span>")
+
+
+def _inside_an_output_widget() -> bool:
+    """Is the cell writing into an ``ipywidgets.Output`` (``with out: ...``) right now?
+
+    Such a widget captures every output whose parent is its ``msg_id``, which it sets to the
+    running request's while the ``with`` block lasts."""
+    output = getattr(widgets, "Output", None)
+    if output is None:
+        return False
+    return any(isinstance(w, output) and getattr(w, "msg_id", "") for w in list(widgets.Widget.widgets.values()))

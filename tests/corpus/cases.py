@@ -10,9 +10,10 @@ that placeholder is simply removed.
 from __future__ import annotations
 
 ENERGY = "{energy}"
-#: Documented in the README ("When a cell clears its output"): lepton_lab's summary is the cell's
-#: next output, so it applies a clear_output(wait=True) still pending when the cell ends.
-PENDING_CLEAR = "a pending clear_output(wait=True) is applied by the summary, as by any next output"
+#: Documented in the README ("How %%energy runs a cell"): after the cell clears its output,
+#: lepton_lab shows its live plot again, which is new output, so a clear_output(wait=True) is
+#: applied at once instead of at the cell's next print.
+PENDING_CLEAR = "the live plot shown again after clear_output(wait=True) applies the pending clear"
 
 #: A cell, or (cell, why its outputs may differ on purpose).
 CASES: list[str | tuple[str, str]] = [
