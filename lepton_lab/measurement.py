@@ -143,13 +143,12 @@ class Measurement:
     def _build_report(self, result: SamplerResult, status: str, error: BaseException | None) -> EnergyReport:
         duration = max(result.duration_s, 0.0)
         domains: dict[str, DomainEnergy] = {}
-        notes: list[str] = []
+        notes = self._setup_notes()
         for sensor in self._found.sensors:
             notes.extend(n for n in sensor.notes if n not in notes)
             for domain in sensor.domains:
                 if domain in result.end.domains and domain in result.start.domains:
                     domains[domain] = self._domain_energy(sensor, domain, result, duration)
-        notes.extend(self._quality_notes(result, duration))
         i = self.intensity
         return EnergyReport(
             label=self.options.label or _default_label(),
@@ -160,6 +159,7 @@ class Measurement:
             carbon=CarbonInfo(i.region, i.name, i.g_per_kwh, i.year, i.source, self.options.pue),
             interval_s=self._sampling.interval_s,
             notes=notes,
+            warnings=self._warnings(result, duration),
             error=_describe_error(error),
             baseline_s=self.options.baseline_s or None,
             read_errors=result.read_errors,
@@ -184,31 +184,34 @@ class Measurement:
             read_until_s=result.lost[domain].last_read_s if domain in result.lost else None,
         )
 
-    def _quality_notes(self, result: SamplerResult, duration: float) -> list[str]:
-        notes = []
+    def _setup_notes(self) -> list[str]:
+        """How this machine was measured: true of every run here (the summary folds them away)."""
+        unread = self._found.unavailable
+        if self._found.fallback_reason:
+            return [f"no energy sensor can be read here ({', '.join(unread)}): "
+                    "`%energy sensors` or `lepton-lab sensors` says how to enable one"]
+        return [f"{name} not measured: {why}" for name, why in unread.items()]
+
+    def _warnings(self, result: SamplerResult, duration: float) -> list[str]:
+        """What went wrong with this run, or limits its numbers: shown in full."""
+        warnings = []
         for sensor in self._found.sensors:
             period = sensor.update_period_s
             if period and duration < MIN_UPDATES * period:
-                notes.append(
+                warnings.append(
                     f"short measurement ({duration * 1000:.0f} ms < {MIN_UPDATES} {sensor.name} updates of "
                     f"{period * 1000:.0f} ms): the energy is dominated by counter quantisation; "
                     "measure a longer run or a loop of many"
                 )
-        unread = self._found.unavailable
-        if self._found.fallback_reason:
-            notes.insert(0, f"no energy sensor can be read here ({', '.join(unread)}): "
-                            "`%energy sensors` or `lepton-lab sensors` says how to enable one")
-        else:
-            for name, why in unread.items():
-                notes.append(f"{name} not measured: {why}")
         for domain, lost in result.lost.items():
-            notes.append(f"{domain}: reads failed from {units.format_duration(lost.since_s)} into the run on "
-                         f"({lost.error}); its energy covers the first {units.format_duration(lost.last_read_s)} only")
+            warnings.append(f"{domain}: reads failed from {units.format_duration(lost.since_s)} into the run on "
+                            f"({lost.error}); its energy covers the first "
+                            f"{units.format_duration(lost.last_read_s)} only")
         if result.read_errors and not result.lost:
-            notes.append(f"{result.read_errors} sensor read(s) failed (last: {result.last_error})")
+            warnings.append(f"{result.read_errors} sensor read(s) failed (last: {result.last_error})")
         if result.decimation > 1:
-            notes.append(f"long run: trace kept at 1 in {result.decimation} samples")
-        return notes
+            warnings.append(f"long run: trace kept at 1 in {result.decimation} samples")
+        return warnings
 
 
 PREWARM_ENV = "LEPTON_LAB_PREWARM"

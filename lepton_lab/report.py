@@ -77,6 +77,9 @@ class EnergyReport:
     carbon: CarbonInfo | None = None
     interval_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    """How it was measured (the sensors, the estimate's model): true of every run on this machine."""
+    warnings: list[str] = field(default_factory=list)
+    """What limits this run's numbers: too short, a domain whose reads failed, a decimated trace."""
     error: str | None = None
     baseline_s: float | None = None
     read_errors: int = 0
@@ -235,7 +238,11 @@ class EnergyReport:
         return f"<EnergyReport {html.escape(self.headline(), quote=False)}>"
 
     def plot(self) -> StaticFigure:
-        """Redraw this report's power trace as a static figure (needs the lab extra)."""
+        """Redraw this report's power trace as a static figure (numpy, the ``data`` extra; its
+        ``.widget``, the interactive version, needs the ``lab`` extra)."""
+        from .errors import require
+
+        require("numpy", "data", "report.plot()")
         from .widgets.static import report_figure
 
         return report_figure(self)

@@ -2,56 +2,65 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 from . import units
 from .sensors import kinds
 
 
-def _uncertainty(report) -> str:
-    if report.energy_j <= 0 or report.uncertainty_j <= 0:
-        return ""
-    return f" ± {units.format_energy(report.uncertainty_j)}"
+@dataclass(frozen=True)
+class _Summary:
+    """What a summary says, worked out once; the text and the HTML only lay it out."""
+
+    title: str
+    status: str
+    banner: str
+    methods: str
+    energy: str
+    totals: str  # after the energy: Wh, uncertainty, mean and peak power, duration
+    net: str | None
+    carbon: str
+    rows: list[tuple[str, str, str, str, str, str]]  # label, energy, avg, peak, method, net
+    notes: list[str]
+    warnings: list[str]
+    saved: bool
 
 
-def _carbon_line(report) -> str:
+def _summary(report) -> _Summary:
+    peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
+    uncertainty = ""
+    if report.energy_j > 0 and report.uncertainty_j > 0:
+        uncertainty = f" ± {units.format_energy(report.uncertainty_j)}"
+    totals = (f"({units.format_wh(report.energy_j)}){uncertainty} · avg {units.format_power(report.mean_w)}"
+              f" · peak {peak} · {units.format_duration(report.duration_s)}")
+    net = None
+    if report.net_energy_j is not None:
+        net = f"net of idle ({report.baseline_s:g} s baseline): {units.format_energy(report.net_energy_j)}"
     if report.co2e_g is None:
-        return "CO2e n/a (no carbon intensity)"
-    return f"CO2e {units.format_mass_g(report.co2e_g)} ({report.carbon.describe()})"
-
-
-def _domain_rows(report):
-    for name, d in report.domains.items():
-        peak = units.format_power(d.peak_w) if d.peak_w is not None else "n/a"
-        net = f"  net {units.format_energy(d.net_energy_j)}" if d.net_energy_j is not None else ""
-        label = d.label or name
-        yield name, label, d, peak, net
+        carbon = "CO2e n/a (no carbon intensity)"
+    else:
+        carbon = f"CO2e {units.format_mass_g(report.co2e_g)} ({report.carbon.describe()})"
+    rows = []
+    for name, d in report.domains.items() if len(report.domains) > 1 else ():
+        rows.append((d.label or name, units.format_energy(d.energy_j), units.format_power(d.mean_w),
+                     units.format_power(d.peak_w) if d.peak_w is not None else "n/a", d.method,
+                     f"net {units.format_energy(d.net_energy_j)}" if d.net_energy_j is not None else ""))
+    return _Summary(report.label or "measurement", report.status, kinds.banner(report.kind), report.methods,
+                    units.format_energy(report.energy_j), totals, net, carbon, rows, list(report.notes),
+                    list(getattr(report, "warnings", [])), report.saved)
 
 
 def render_text(report) -> str:
-    lines = []
-    status = "" if report.status == "ok" else f" · {report.status}"
-    kind = kinds.banner(report.kind)
-    lines.append(f"⚡ {report.label or 'measurement'}{status} · {kind} ({report.methods})")
-    peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
-    lines.append(
-        f"   energy {units.format_energy(report.energy_j)} ({units.format_wh(report.energy_j)})"
-        f"{_uncertainty(report)} · avg {units.format_power(report.mean_w)} · peak {peak}"
-        f" · {units.format_duration(report.duration_s)}"
-    )
-    if report.net_energy_j is not None:
-        lines.append(
-            f"   net of idle ({report.baseline_s:g} s baseline): {units.format_energy(report.net_energy_j)}"
-        )
-    lines.append(f"   {_carbon_line(report)}")
-    if len(report.domains) > 1:
-        for _, label, d, peak, net in _domain_rows(report):
-            lines.append(
-                f"   - {label}: {units.format_energy(d.energy_j)} · avg {units.format_power(d.mean_w)}"
-                f" · peak {peak} · {d.method}{net}"
-            )
-    for note in report.notes:
-        lines.append(f"   note: {note}")
-    if not report.saved:
+    s = _summary(report)
+    status = "" if s.status == "ok" else f" · {s.status}"
+    lines = [f"⚡ {s.title}{status} · {s.banner} ({s.methods})", f"   energy {s.energy} {s.totals}"]
+    if s.net:
+        lines.append(f"   {s.net}")
+    lines.append(f"   {s.carbon}")
+    for label, energy, avg, peak, method, net in s.rows:
+        lines.append(f"   - {label}: {energy} · avg {avg} · peak {peak} · {method}{'  ' + net if net else ''}")
+    lines += [f"   warning: {w}" for w in s.warnings] + [f"   note: {n}" for n in s.notes]
+    if not s.saved:
         lines.append("   not saved in the ledger (see the warning above)")
     return "\n".join(lines)
 
@@ -64,43 +73,31 @@ _STYLE = (
 
 def render_html(report) -> str:
     esc = html.escape
-    colour = "#2e7d32" if report.is_measurement else "#e65100"
-    if report.status != "ok":
-        colour = "#c62828"
-    status = "" if report.status == "ok" else f" · <b>{esc(report.status)}</b>"
-    kind = esc(kinds.banner(report.kind))
-    if not report.is_measurement:
-        kind = f"<b style='color:#e65100'>{kind}</b>"
-    parts = [f"<div class='lepton-report' style=\"{_STYLE.format(c=colour)}\">"]
-    parts.append(
-        f"<div>⚡ <b>{esc(report.label or 'measurement')}</b>{status} · {kind} "
-        f"<span style='opacity:.7'>({esc(report.methods)})</span></div>"
-    )
-    peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
-    parts.append(
-        f"<div><b>{esc(units.format_energy(report.energy_j))}</b> ({esc(units.format_wh(report.energy_j))})"
-        f"{esc(_uncertainty(report))} · avg {esc(units.format_power(report.mean_w))} · peak {esc(peak)}"
-        f" · {esc(units.format_duration(report.duration_s))}</div>"
-    )
-    if report.net_energy_j is not None:
-        parts.append(
-            f"<div>net of idle ({report.baseline_s:g} s baseline): "
-            f"<b>{esc(units.format_energy(report.net_energy_j))}</b></div>"
-        )
-    parts.append(f"<div>{esc(_carbon_line(report))}</div>")
-    if len(report.domains) > 1:
-        parts.append("<table style='margin-top:4px;font-size:12px'>")
-        parts.append("<tr><th align=left>domain</th><th>energy</th><th>avg</th><th>peak</th><th>method</th></tr>")
-        for _, label, d, peak, _ in _domain_rows(report):
-            parts.append(
-                f"<tr><td>{esc(label)}</td><td align=right>{esc(units.format_energy(d.energy_j))}</td>"
-                f"<td align=right>{esc(units.format_power(d.mean_w))}</td><td align=right>{esc(peak)}</td>"
-                f"<td>{esc(d.method)}</td></tr>"
-            )
+    s = _summary(report)
+    colour = "#c62828" if s.status != "ok" else "#2e7d32" if report.is_measurement else "#e65100"
+    status = "" if s.status == "ok" else f" · <b>{esc(s.status)}</b>"
+    banner = esc(s.banner) if report.is_measurement else f"<b style='color:#e65100'>{esc(s.banner)}</b>"
+    parts = [f"<div class='lepton-report' style=\"{_STYLE.format(c=colour)}\">",
+             f"<div>⚡ <b>{esc(s.title)}</b>{status} · {banner} "
+             f"<span style='opacity:.7'>({esc(s.methods)})</span></div>",
+             f"<div><b>{esc(s.energy)}</b> {esc(s.totals)}</div>"]
+    if s.net:
+        parts.append(f"<div>{esc(s.net)}</div>")
+    parts.append(f"<div>{esc(s.carbon)}</div>")
+    if s.rows:
+        parts.append("<table style='margin-top:4px;font-size:12px'><tr><th align=left>domain</th><th>energy</th>"
+                     "<th>avg</th><th>peak</th><th>method</th></tr>")
+        for label, energy, avg, peak, method, _ in s.rows:
+            parts.append(f"<tr><td>{esc(label)}</td><td align=right>{esc(energy)}</td><td align=right>{esc(avg)}</td>"
+                         f"<td align=right>{esc(peak)}</td><td>{esc(method)}</td></tr>")
         parts.append("</table>")
-    for note in report.notes:
-        parts.append(f"<div style='opacity:.75'>note: {esc(note)}</div>")
-    if not report.saved:
+    parts += [f"<div style='color:#9a6700'>⚠ {esc(w)}</div>" for w in s.warnings]
+    if s.notes:
+        # How this machine is measured is the same for every run: folded, one click away.
+        items = "".join(f"<div style='opacity:.8'>{esc(n)}</div>" for n in s.notes)
+        parts.append(f"<details style='opacity:.85'><summary style='cursor:pointer'>how this was measured "
+                     f"({len(s.notes)} note{'s' if len(s.notes) > 1 else ''})</summary>{items}</details>")
+    if not s.saved:
         parts.append("<div style='color:#c62828'>not saved in the ledger</div>")
     parts.append("</div>")
     return "".join(parts)

@@ -138,3 +138,20 @@ def test_report_save_and_load(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(InvalidInput, match="not a lepton_lab report"):
         lepton_lab.EnergyReport.load(tmp_path / "bad.json")
+
+
+def test_the_summary_shows_warnings_and_folds_how_the_machine_is_measured():
+    """What went wrong in this run is in plain sight; the setup notes (true of every run here) fold."""
+    from lepton_lab.report import DomainEnergy, EnergyReport
+
+    report = EnergyReport("folded", "ok", "", 2.0, {"cpu:estimated": DomainEnergy(10.0, 5.0, 6.0, "estimate",
+                                                                                 kind="estimated")},
+                          notes=["no energy sensor can be read here", "estimate model: 12 W per CPU"],
+                          warnings=["short measurement (2 ms < 3 estimate updates of 10 ms)"], saved=True)
+    page = report._repr_html_()
+    fold = page.index("<details")
+    assert page.index("⚠ short measurement") < fold  # the warning is not folded away
+    assert "how this was measured (2 notes)" in page and page.index("estimate model") > fold
+    text = str(report)
+    assert "warning: short measurement" in text and "note: estimate model" in text  # terminals show all
+    assert "ESTIMATED, not a measurement" in text and "ESTIMATED, not a measurement" in page

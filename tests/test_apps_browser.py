@@ -16,12 +16,12 @@ from lepton_lab import units
 from lepton_lab.carbon import lookup
 from lepton_lab.ledger import Ledger
 from lepton_lab.report import DomainEnergy, EnergyReport
+from lepton_lab.serve import APPS
 from lepton_lab.whatif import datacenter, lifecycle, profiles, scheduling
 from tests.browser_util import ROOT, chromium, screenshot, voila_server
 
 pytestmark = pytest.mark.browser
 panels = pytest.importorskip("lepton_lab.widgets.panels")
-APPS = ("datacenter", "lifecycle", "carbon_aware")
 # Lines of the apps' code cells: none may reach the page (CSS in the page mentions class names, so
 # the markers are the code itself, not generic words).
 SOURCE_MARKERS = ("from lepton_lab", "lepton_lab.widgets.panels", "DatacenterPanel", "LifecyclePanel",

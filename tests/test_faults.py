@@ -42,7 +42,7 @@ def test_a_gpu_lost_mid_cell_keeps_the_other_gpu_and_says_which_and_from_when(sh
     assert gpu0.read_until_s is None and gpu0.energy_j == pytest.approx(200 * report.duration_s, rel=0.05)
     assert gpu1.read_until_s == pytest.approx(0.4, abs=0.15)
     assert gpu1.energy_j == pytest.approx(200 * gpu1.read_until_s, rel=0.1)
-    note = next(n for n in report.notes if n.startswith("gpu:1: reads failed from"))
+    note = next(n for n in report.warnings if n.startswith("gpu:1: reads failed from"))
     assert "GPU is lost" in note and "covers the first" in note
     assert "gpu:1: reads failed from" in capsys.readouterr().out  # in the summary the user sees
     assert rows(tmp_path / "ledger.sqlite") == [("gpu-lost", "ok", "measured")]
@@ -66,7 +66,7 @@ def test_a_sensor_failing_on_every_read_from_mid_cell_is_given_up_and_the_sample
     report = shell.user_ns["rep"]
     domain = report.domains["cpu:package-0"]
     assert domain.read_until_s == pytest.approx(0.3, abs=0.15)
-    note = next(n for n in report.notes if n.startswith("cpu:package-0: reads failed from"))
+    note = next(n for n in report.warnings if n.startswith("cpu:package-0: reads failed from"))
     assert "energy_uj" in note
     assert report.status == "error" and report.error.startswith("ValueError")
     # The sampler gave the domain up and stopped: no sample after ~0.4 s of a 0.8 s cell.

@@ -40,3 +40,19 @@ def test_import_loads_nothing_heavy(case):
             f"print(sorted(m for m in {forbidden!r} if m in sys.modules and m not in before))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]", out
+
+
+def test_a_missing_extra_is_one_line_naming_it():
+    """report.plot() and Comparison.widget without their packages (hidden from the import system)."""
+    code = """
+import sys
+sys.modules["numpy"] = None
+from lepton_lab.report import EnergyReport, DomainEnergy
+report = EnergyReport("r", "ok", "", 1.0, {"cpu:estimated": DomainEnergy(1.0, 1.0, None, "estimate")})
+try:
+    report.plot()
+except ImportError as exc:
+    print(type(exc).__name__, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "MissingDependency report.plot() needs the 'numpy' package: pip install 'lepton_lab[data]'"

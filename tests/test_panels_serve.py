@@ -45,3 +45,20 @@ def test_main_reports_errors_in_one_line(capsys):
     assert err.startswith("lepton-lab serve: port must be") and err.count("\n") == 1
     with pytest.raises(SystemExit):
         serve.main(["nope"])
+
+
+def test_each_app_is_one_model_one_panel_module_and_one_notebook():
+    """CONTRIBUTING.md: a panel module named like its notebook, imported by it from widgets.panels."""
+    import importlib
+    import json
+
+    import lepton_lab.widgets.panels as panels
+
+    for name in serve.APPS:
+        module = importlib.import_module(f"lepton_lab.widgets.panels.{name}")
+        classes = [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, panels.Panel)
+                   and c is not panels.Panel]
+        assert len(classes) == 1, name
+        notebook = json.loads((serve.apps_dir() / f"{name}.ipynb").read_text())
+        source = "".join("".join(cell["source"]) for cell in notebook["cells"])
+        assert f"from lepton_lab.widgets.panels import {classes[0].__name__}" in source

@@ -411,11 +411,17 @@ def test_tradeoff_figure_fallback_is_svg_images():
 
     table = pd.DataFrame({"sparsity": ["0 %", "50 %", "0 %", "50 %"], "method": ["a", "a", "b", "b"],
                           "energy_j": [2.0, 1.0, 2.5, 1.5], "accuracy": [0.9, 0.8, 0.9, 0.85],
-                          "kind": ["estimated"] * 4})
-    box = tradeoff_figure(table, "sparsity", [("energy_j", "energy (J)"), ("accuracy", "accuracy")], group="method")
+                          "latency_ms": [0.2, 0.5, 0.3, 0.6], "kind": ["estimated"] * 4})
+    box = tradeoff_figure(table, "sparsity", [("energy_j", "energy (J)"), ("accuracy", "accuracy"),
+                                              ("latency_ms", "ms per batch")], group="method")
     html = box._repr_mimebundle_()["text/html"]
     assert "<svg" not in html
-    energy, accuracy = [ET.fromstring(svg) for svg in svgs_in(html)]
+    energy, accuracy, latency = [ET.fromstring(svg) for svg in svgs_in(html)]
+    latency_labels = [t.text or "" for t in latency.iter("{http://www.w3.org/2000/svg}text")]
+    # A timing is not an estimate of energy; and its ticks are plain milliseconds, not '500m'.
+    assert "ms per batch" in latency_labels and not any("ESTIMATED" in label for label in latency_labels)
+    assert "0.4" in latency_labels and not any(label.endswith("m") and label[:-1] for label in latency_labels
+                                                if label[:1].isdigit())
     labels = [t.text for t in energy.iter("{http://www.w3.org/2000/svg}text")]
     assert "energy (J) — ESTIMATED" in labels and {"a", "b", "0 %", "50 %"} <= set(labels)
     accuracy_labels = [t.text or "" for t in accuracy.iter("{http://www.w3.org/2000/svg}text")]

@@ -55,7 +55,7 @@ def _resolve_tdp(n_cpus: int) -> tuple[float, str]:
         return match.tdp_w / match.cores, f"{match.model}: TDP {match.tdp_w:g} W / {match.cores} cores ({match.source})"
     name = f"'{model}'" if model else "this CPU"
     return DEFAULT_W_PER_CORE, (
-        f"{name} is not in the TDP table: assumed a typical {DEFAULT_W_PER_CORE:g} W per core "
+        f"{name} is not in the TDP table: assumed a typical {DEFAULT_W_PER_CORE:g} W per CPU "
         f"(set {TDP_ENV} to your CPU's TDP)"
     )
 

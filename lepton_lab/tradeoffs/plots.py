@@ -15,8 +15,11 @@ from ..sensors import kinds
 
 #: One colour per group (method, device, ...), reused in the widget and its static fallback.
 GROUP_COLOURS = ["#1565c0", "#ef6c00", "#2e7d32", "#8e24aa", "#6d4c41"]
-#: Shares drawn as percentages: "96 %" reads better on an axis than the SI tick "960m".
+#: Shares drawn as percentages: "96 %" reads better on an axis than a tick of 0.96.
 PERCENT_COLUMNS = ("accuracy", "agreement", "weights_removed")
+#: Columns that come from the energy sensors: only their panels say ESTIMATED (or REPLAYED) when
+#: the energy is; accuracy, latency and throughput are measured by the clock and the test set.
+ENERGY_COLUMNS = ("energy_j", "uj_per_sample", "mean_w", "co2e_g")
 
 
 def _kind_tag(table) -> str:
@@ -79,10 +82,10 @@ def tradeoff_figure(table, x: str, metrics: Sequence[tuple[str, str]], group: st
     for column, label in metrics:
         categories, series = _series(table, x, column, group)
         label = f"{label} (%)" if column in PERCENT_COLUMNS else label
-        # accuracy is computed, not sensed: only energy-derived panels carry the ESTIMATED tag
-        title = label if column in PERCENT_COLUMNS else f"{label}{tag}"
+        sensed = column in ENERGY_COLUMNS
+        title = f"{label}{tag}" if sensed else label
         panels.append((categories, series, title, label, (formats or {}).get(column, ",~g")))
-        svgs.append(_fallback(categories, series, title, label, warn=bool(tag) and column not in PERCENT_COLUMNS))
+        svgs.append(_fallback(categories, series, title, label, warn=bool(tag) and sensed))
 
     def build_widget():
         from ..widgets.interactive import row
