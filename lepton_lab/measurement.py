@@ -87,7 +87,8 @@ class Measurement:
 
     def start(self) -> Measurement:
         self.discovery = discover(
-            self.options.sensors, self.options.gpus, clock=self.clock, cached=self.cached_sensors
+            self.options.sensors, self.options.gpus, trace=self.options.replay, clock=self.clock,
+            cached=self.cached_sensors,
         )
         if self.options.baseline_s > 0:
             self.baseline_w = self._measure_idle(self.options.baseline_s)

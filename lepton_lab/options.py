@@ -57,6 +57,15 @@ def validate_region(value: Any) -> str | None:
     return str(value).strip()
 
 
+def validate_trace(value: Any) -> str | None:
+    """The name of a shipped trace (``lepton_lab.traces.names()``); None: no replay."""
+    if value is None:
+        return None
+    from . import traces
+
+    return traces.check_name(value)
+
+
 def validate_pue(value: Any) -> float | None:
     """None means $LEPTON_LAB_PUE or 1.0."""
     return None if value is None else carbon.validate_pue(value)
@@ -97,8 +106,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("baseline", ("--baseline",), 0.0,
            "measure idle power for this many seconds first, and report net energy beside gross",
            validate_baseline, "SECONDS", attribute="baseline_s"),
+    Option("replay", ("--replay",), None,
+           "instead of this machine's sensors, play a recorded real GPU trace (labelled REPLAYED): "
+           "lepton_lab.traces.names() lists them", validate_trace, "TRACE"),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+#: Options that cannot go together: (both set?, the one-line error). Checked after each alone.
+CONFLICTS: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
+    (lambda v: v["replay"] is not None and v["gpus"] is not None,
+     "--gpus picks GPUs of this machine and --replay plays a recorded one: use one of them"),
+    (lambda v: v["replay"] is not None and bool(v["baseline_s"]),
+     "--baseline measures this machine's idle power, which a replayed trace does not have: drop --baseline"),
+)
 
 
 def _from_user(cls: Any, **values: Any) -> Any:
@@ -111,6 +131,9 @@ def _from_user(cls: Any, **values: Any) -> Any:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise InvalidInput(f"unknown option '{unknown[0]}'{hint}: choose from {', '.join(BY_NAME)}")
     checked = {o.field_name: o.check(values.get(o.name, o.default)) for o in OPTIONS}
+    for clash, message in CONFLICTS:
+        if clash(checked):
+            raise InvalidInput(message)
     return cls(**checked, save=bool(values.get("save", True)))
 
 

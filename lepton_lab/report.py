@@ -138,6 +138,12 @@ class EnergyReport:
         return kinds.combined(d.kind for d in self.domains.values())
 
     @property
+    def replayed_from(self) -> str:
+        """The recorded traces a replayed domain played (names, comma-separated), else ''."""
+        return ", ".join(sorted({d.method.removeprefix("replay:") for d in self.domains.values()
+                                 if d.method.startswith("replay:")}))
+
+    @property
     def is_measurement(self) -> bool:
         return kinds.is_measurement(self.kind)
 

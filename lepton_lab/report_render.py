@@ -45,7 +45,8 @@ def _summary(report) -> _Summary:
         rows.append((d.label or name, units.format_energy(d.energy_j), units.format_power(d.mean_w),
                      units.format_power(d.peak_w) if d.peak_w is not None else "n/a", d.method,
                      f"net {units.format_energy(d.net_energy_j)}" if d.net_energy_j is not None else ""))
-    return _Summary(report.label or "measurement", report.status, kinds.banner(report.kind), report.methods,
+    return _Summary(report.label or "measurement", report.status, kinds.banner(report.kind, report.replayed_from),
+                    report.methods,
                     units.format_energy(report.energy_j), totals, net, carbon, rows, list(report.notes),
                     list(getattr(report, "warnings", [])), report.saved)
 

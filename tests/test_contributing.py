@@ -41,4 +41,4 @@ def test_a_new_sensor_is_one_module_and_one_registry_line(constant_sensor, shell
     assert "psu:0" in default.report.domains and default.report.kind == "measured"
     capsys.readouterr()
     assert cli.main(["measure", "--sensors", "nothing", "--", "true"]) == 2
-    assert "choose from nvml, rapl, constant, estimate" in capsys.readouterr().err
+    assert "choose from nvml, rapl, constant, replay, estimate" in capsys.readouterr().err

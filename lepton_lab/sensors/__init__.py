@@ -82,11 +82,12 @@ def parse_gpu_indices(value: str | Iterable[int] | None) -> tuple[int, ...] | No
     return tuple(dict.fromkeys(indices))
 
 
-def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None) -> Sensor:
+def _open(name: str, gpus: tuple[int, ...] | None, clock: Callable[[], float], reason: str | None,
+          trace: str | None = None) -> Sensor:
     sensor_type = registry.find(name)
     if sensor_type is None:
         raise InvalidInput(f"unknown sensor '{name}': choose from {', '.join(sensor_names())}")
-    sensor: Sensor = sensor_type.load().open(gpus=gpus, clock=clock, reason=reason)
+    sensor: Sensor = sensor_type.load().open(gpus=gpus, clock=clock, reason=reason, trace=trace)
     return sensor
 
 
@@ -94,36 +95,46 @@ def discover(
     names: str | Iterable[str] | None = None,
     gpus: str | Iterable[int] | None = None,
     *,
+    trace: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     cached: bool = False,
 ) -> Discovery:
     """Open the requested sensors (default: every real one available, else the estimate).
 
     Named sensors that cannot be opened raise :class:`SensorUnavailable` with the reason, since
-    the user asked for them explicitly. With ``cached=True`` the opened sensors are kept for the
-    next call with the same arguments (NVML initialisation is not free) and closed at exit.
+    the user asked for them explicitly. ``trace`` plays that recorded trace through the replay
+    sensor, alone unless ``names`` asks for others too. With ``cached=True`` the opened sensors
+    are kept for the next call with the same arguments (NVML initialisation is not free) and
+    closed at exit.
     """
     wanted = parse_sensor_names(names)
     gpu_indices = parse_gpu_indices(gpus)
-    key = (wanted, gpu_indices, clock, tuple(os.environ.get(name) for name in _SETTINGS))
+    if trace is not None and gpu_indices is not None:
+        raise InvalidInput("--gpus picks GPUs of this machine and --replay plays a recorded one: use one of them")
+    key = (wanted, gpu_indices, trace, clock, tuple(os.environ.get(name) for name in _SETTINGS))
     if cached:
         with _cache_lock:
             found = _cache.get(key)
             if found is None:
-                found = _cache[key] = _discover(wanted, gpu_indices, clock)
+                found = _cache[key] = _discover(wanted, gpu_indices, clock, trace)
             return found
-    return _discover(wanted, gpu_indices, clock)
+    return _discover(wanted, gpu_indices, clock, trace)
 
 
 def _discover(
-    wanted: tuple[str, ...] | None, gpus: tuple[int, ...] | None, clock: Callable[[], float]
+    wanted: tuple[str, ...] | None, gpus: tuple[int, ...] | None, clock: Callable[[], float], trace: str | None
 ) -> Discovery:
     found = Discovery()
+    if trace is not None:
+        found.sensors.append(_open("replay", None, clock, None, trace))
+        if wanted is None:
+            return found  # a replay stands for the GPU: nothing of this machine is added to it unasked
     explicit = wanted is not None
-    real = [s.name for s in registry.REGISTRY if not s.fallback]
-    for name in [n for n in (wanted or real) if n in real]:
+    real = [s.name for s in registry.REGISTRY if not s.fallback and not s.on_request]
+    on_request = [s.name for s in registry.REGISTRY if s.on_request and not (trace and s.name == "replay")]
+    for name in [n for n in (wanted or real) if n in real or n in on_request]:
         try:
-            found.sensors.append(_open(name, gpus, clock, None))
+            found.sensors.append(_open(name, gpus, clock, None, trace))
         except SensorUnavailable as exc:
             if explicit:
                 found.close()

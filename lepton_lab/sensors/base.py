@@ -124,6 +124,10 @@ class Discovery:
                 lines.append(f"  ✔ {domain:<16} {sensor.describe(domain)} ({sensor.method(domain)}){kind}")
         for name, why in self.unavailable.items():
             lines.append(f"  ✘ {name:<16} {why}")
+        from .registry import REGISTRY
+
+        opened = {s.name for s in self.sensors}
+        lines += [f"  ◦ {s.name:<16} {s.hint}" for s in REGISTRY if s.on_request and s.name not in opened]
         if self.fallback_reason:
             lines.append("  → no real sensor: %%energy shows a labelled ESTIMATE (see ✘ lines to enable one)")
         return "\n".join(["lepton_lab sensors:"] + lines)

@@ -16,32 +16,33 @@ KINDS = (MEASURED, ESTIMATED, REPLAYED)
 
 
 def combined(kinds: Iterable[str]) -> str:
-    """The kind of a total over domains of these kinds: one kind, or 'partly estimated' /
-    'partly replayed' when measured and other numbers are added together (estimated wins, being
-    the weaker claim)."""
-    found = set(kinds) or {MEASURED}
-    if found == {MEASURED}:
+    """The kind of a total over domains of these kinds: one kind; 'partly estimated', 'partly
+    replayed' (or 'partly estimated/replayed') when measured and other numbers are added
+    together; 'estimated/replayed' when nothing of it is measured."""
+    found = {part for kind in kinds for part in kind.removeprefix("partly ").split("/")} or {MEASURED}
+    others = sorted(found - {MEASURED})
+    if not others:
         return MEASURED
-    if len(found) == 1:
-        return next(iter(found))
-    for weaker in (ESTIMATED, REPLAYED):
-        if any(weaker in kind for kind in found):
-            return f"partly {weaker}"
-    return "partly " + "/".join(sorted(found - {MEASURED}))
+    mixed = "partly " if MEASURED in found or any(k.startswith("partly ") for k in kinds) else ""
+    return mixed + "/".join(others)
 
 
 def is_measurement(kind: str) -> bool:
     return kind == MEASURED
 
 
-def tag(kind: str) -> str:
-    """Appended to a title: '' for a measurement, else ' — ESTIMATED', ' — PARTLY REPLAYED' ..."""
-    return "" if is_measurement(kind) else f" — {kind.upper()}"
+def _from(source: str) -> str:
+    return f" from {source}" if source else ""
 
 
-def banner(kind: str) -> str:
-    """How a summary's header says it: 'measured', or 'ESTIMATED, not a measurement'."""
-    return MEASURED if is_measurement(kind) else f"{kind.upper()}, not a measurement"
+def tag(kind: str, source: str = "") -> str:
+    """Appended to a title: '' for a measurement, else ' — ESTIMATED', ' — REPLAYED from NAME' ..."""
+    return "" if is_measurement(kind) else f" — {kind.upper()}{_from(source)}"
+
+
+def banner(kind: str, source: str = "") -> str:
+    """How a summary's header says it: 'measured', or 'REPLAYED from NAME, not a measurement'."""
+    return MEASURED if is_measurement(kind) else f"{kind.upper()}{_from(source)}, not a measurement"
 
 
 def badge(kind: str) -> str:

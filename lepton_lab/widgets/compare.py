@@ -100,7 +100,8 @@ class Comparison:
         found = {r.kind for r in self.reports}
         if len(found) > 1 and any(kinds.is_measurement(k) for k in found):
             return kinds.MIXED_NOTE
-        return kinds.tag(kinds.combined(found))
+        sources = ", ".join(sorted({r.replayed_from for r in self.reports if r.replayed_from}))
+        return kinds.tag(kinds.combined(found), sources)
 
     def _table_html(self) -> str:
         """The table with units, styled inline (a widget's HTML gets none of the notebook's CSS)."""

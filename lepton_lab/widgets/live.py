@@ -39,15 +39,16 @@ class LivePowerView:
     """Watts per domain and cumulative joules, drawn while the cell runs, then the whole trace."""
 
     def __init__(self, domains: Sequence[str], *, labels: Mapping[str, str] | None = None,
-                 kind: str = kinds.MEASURED, note: str = "", label: str = "", period_s: float = PERIOD_S,
-                 max_points: int = traces.MAX_POINTS, clock: Callable[[], float] = time.monotonic):
+                 kind: str = kinds.MEASURED, note: str = "", label: str = "", source: str = "",
+                 period_s: float = PERIOD_S, max_points: int = traces.MAX_POINTS,
+                 clock: Callable[[], float] = time.monotonic):
         self.domains = list(domains)
-        self.kind, self.note, self.label = kind, note, label
+        self.kind, self.note, self.label, self.source = kind, note, label, source
         self.period_s, self.max_points, self.clock = period_s, max_points, clock
         self.buffer = traces.TraceBuffer(self.domains, max_points)
         self.labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in self.domains}
         self.figure = interactive.PowerFigure(self.domains, self.labels)
-        self.figure.set_title(self._title(label, kind), kinds.is_measurement(kind))
+        self.figure.set_title(self._title(label, kind, source), kinds.is_measurement(kind))
         self.header = widgets.HTML(self._header_html(0.0, {}, 0.0, waiting=True))
         self.box = interactive.FallbackBox([self.header, self.figure.widget])
         self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
@@ -71,7 +72,8 @@ class LivePowerView:
         note = measurement.fallback_reason or ""
         if not note and not kinds.is_measurement(kind):
             note = next((n for s in sensors if not kinds.is_measurement(s.kind) for n in s.notes), "")
-        return cls(domains, kind=kind, note=note, label=measurement.options.label or "")
+        source = ", ".join(s.trace for s in sensors if getattr(s, "trace", None))  # replayed traces
+        return cls(domains, kind=kind, note=note, label=measurement.options.label or "", source=source)
 
     # -- main thread ------------------------------------------------------------------------
     def display(self, metadata: dict | None = None) -> None:
@@ -114,7 +116,7 @@ class LivePowerView:
             if len(t) < MIN_FIGURE_POINTS:
                 figure = report._repr_html_()  # one or two dots on a 1 s axis tell nothing
             else:
-                title = self._title(report.label, report.kind)
+                title = self._title(report.label, report.kind, report.replayed_from)
                 figure = static.fallback_html(report, t, power, energy, title=title, labels=self.labels)
         except Exception:  # never leave the live widget as the cell's saved output: the summary alone
             self.errors += 1
@@ -161,8 +163,8 @@ class LivePowerView:
 
     # -- text -------------------------------------------------------------------------------
     @staticmethod
-    def _title(label: str | None, kind: str) -> str:
-        return f"{label or 'power while the cell runs'}{kinds.tag(kind)}"
+    def _title(label: str | None, kind: str, source: str = "") -> str:
+        return f"{label or 'power while the cell runs'}{kinds.tag(kind, source)}"
 
     def _header_html(self, elapsed_s: float, power_w: Mapping[str, float], total_j: float,
                      waiting: bool = False) -> str:

@@ -61,7 +61,7 @@ def report_figure(report, max_points: int = MAX_POINTS) -> StaticFigure:
         from . import interactive
 
         figure = interactive.PowerFigure(domains, {d: style.domain_label(d) for d in domains})
-        figure.set_title(f"{report.label}{kinds.tag(report.kind)}", report.is_measurement)
+        figure.set_title(f"{report.label}{kinds.tag(report.kind, report.replayed_from)}", report.is_measurement)
         figure.set_data(t, power, energy)
         html_widget = require("ipywidgets", "lab", "an interactive figure").HTML(
             style.compact_html(report._repr_html_()))
@@ -83,7 +83,7 @@ def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: 
     """
     labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in power}
     if title is None:
-        title = f"{report.label}{kinds.tag(report.kind)}"
+        title = f"{report.label}{kinds.tag(report.kind, report.replayed_from)}"
     svg = svg_power_figure(t, power, energy, title=title, labels=labels, warn=not report.is_measurement)
     alt = (f"{title}: power over {units.format_duration(report.duration_s)}, "
            f"{units.format_energy(report.energy_j)} in total")
