@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.uncertainty_check import WINDOWS_S, MeterWindows
+from lepton_lab.traces.meter_check import WINDOWS_S, MeterWindows
 
 
 def previous_model(energy_j: float, length_s: float) -> float:

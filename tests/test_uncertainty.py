@@ -1,5 +1,5 @@
 """The ± that reports print for the integration path is a tested claim (issue 9): on real data
-with an external meter as ground truth (the SC'24 A100 set, see tests/uncertainty_check.py), it
+with an external meter as ground truth (the SC'24 A100 set, see lepton_lab/traces/meter_check.py), it
 covers at least 95 % of the observed errors at every window length from 0.1 s to 5 s, and is not
 more than ~3× the observed 95th percentile. The windows here are other random positions than
 the ones the model was fitted on. The energy-counter path cannot be checked with this data
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.uncertainty_check import WINDOWS_S, MeterWindows
+from lepton_lab.traces.meter_check import WINDOWS_S, MeterWindows
 
 
 @pytest.fixture(scope="module")

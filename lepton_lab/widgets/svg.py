@@ -247,3 +247,27 @@ def _shorten(text: str, slot_px: float) -> str:
     while cut > 3 and text_width(text[:cut] + "…") > slot_px * 0.95:
         cut -= 1
     return text[:cut].rstrip() + "…"
+
+
+def svg_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, title: str, x_label: str,
+              y_label: str, colours: Sequence[str] | None = None, width: int = _W, height: int = _H,
+              step: Sequence[str] = (), warn: bool = False) -> str:
+    """Lines of (x, y) by label on one set of axes, from 0, with a legend under the plot.
+
+    ``step``: labels drawn as steps (a reading holds until the next one), not straight lines."""
+    palette = list(colours or ("#1565c0", "#ef6c00", "#2e7d32", "#8e24aa", "#6d4c41"))
+    x_top = max((float(np.max(x)) for x, _ in series.values() if len(x)), default=0.0)
+    y_top = max((float(np.max(y)) for _, y in series.values() if len(y)), default=0.0)
+    entries = [(label, palette[i % len(palette)], "line") for i, label in enumerate(series)]
+    rows = _legend_rows(entries, _MARGIN["left"], width - 8)
+    height += 18 * len(rows)  # the x label, then the legend rows under it
+    frame = _Frame(scales.nice_ceiling(x_top, floor=1e-9) if x_top > 0 else 1.0,
+                   scales.nice_ceiling(y_top * 1.05, floor=1e-9) if y_top > 0 else 1.0, width, height,
+                   {**_MARGIN, "bottom": _MARGIN["bottom"] + 18 * len(rows)})
+    parts = _axes(frame, x_label, y_label)
+    for (label, (x, y)), (_, colour, _) in zip(series.items(), entries):
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if label in step and len(xs) > 1:  # hold each reading until the next
+            xs, ys = np.repeat(xs, 2)[1:], np.repeat(ys, 2)[:-1]
+        parts.append(_polyline(frame.px(xs), frame.py(ys), colour, 1.6))
+    return _svg(parts + _legend(rows, frame.bottom + 56), title, width, height, warn=warn)

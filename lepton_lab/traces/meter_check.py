@@ -1,22 +1,21 @@
-"""The integration path's uncertainty against an external meter, on the SC'24 A100 data.
+"""The NVML sensor's integration path against an external meter, on the SC'24 A100 data.
 
-The real NvmlSensor (pre-Volta path: no energy counter, instant power integrated with the
-trapezoid rule) reads a fake NVML (tests/fakes/fake_nvml.py: this machine has no GPU) whose instant
-power is the A100's recorded ``power.draw.instant`` at the time of the read (the latest of its
-~14 ms readings). Reads come every sampling interval, as the sampler makes them, then one at the
-window's end. The reference is the external meter's energy over the same window. Used by
-tests/test_uncertainty.py and benchmarks/uncertainty.py.
+The real :class:`~lepton_lab.sensors.nvml.NvmlSensor` (pre-Volta path: no energy counter,
+instant power integrated with the trapezoid rule) reads the A100's recorded
+``power.draw.instant`` through :class:`.recorded_nvml.RecordedNvml`, at the time of each read
+(the latest of its ~14 ms readings). Reads come every sampling interval, as the sampler makes
+them, then one at the window's end. The reference is the external meter's energy over the same
+window. Used by tests/test_uncertainty.py, benchmarks/uncertainty.py and lesson 05.
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
 
-from lepton_lab import traces
-from lepton_lab.sensors.nvml import INTEGRATION, NvmlSensor
-from tests.fakes.fake_nvml import FakeClock, FakeGpu, FakeNvml
+from ..sensors.nvml import INTEGRATION, NvmlSensor
+from . import series
+from .recorded_nvml import RecordedNvml
 
 TRACE = "a100-square-wave"
 WINDOWS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
@@ -39,19 +38,17 @@ class WindowStats:
 
 class MeterWindows:
     def __init__(self) -> None:
-        self.meter_t, self.meter_w = (np.asarray(v) for v in traces.series(TRACE, "meter_w"))
-        self.smi_t, self.smi_w = (np.asarray(v) for v in traces.series(TRACE, "power_draw_instant_w"))
+        self.meter_t, self.meter_w = (np.asarray(v) for v in series(TRACE, "meter_w"))
+        self.smi_t, self.smi_w = (np.asarray(v) for v in series(TRACE, "power_draw_instant_w"))
         self.start = max(self.meter_t[0], self.smi_t[0])
         self.end = min(self.meter_t[-1], self.smi_t[-1])
         steps = np.diff(self.meter_t)
         self._cumulative = np.concatenate(([0.0], np.cumsum((self.meter_w[1:] + self.meter_w[:-1]) / 2 * steps)))
-        self.clock = FakeClock(0.0)
-        gpu = FakeGpu(power_w=self._on_board, has_counter=False, has_instant_field=True)
-        self.sensor = NvmlSensor.open(nvml=FakeNvml([gpu], self.clock), clock=self.clock)
-        assert self.sensor.method("gpu:0") == INTEGRATION
-
-    def _on_board(self, t: float) -> float:
-        return float(self.smi_w[max(bisect.bisect_right(self.smi_t, t) - 1, 0)])
+        self.now = 0.0
+        recorded = RecordedNvml(self.smi_t, self.smi_w, lambda: self.now, name="NVIDIA A100 (recorded, SC'24)")
+        self.sensor = NvmlSensor.open(nvml=recorded, clock=lambda: self.now)
+        if self.sensor.method("gpu:0") != INTEGRATION:
+            raise RuntimeError("the recorded A100 must take the integration path")
 
     def meter_energy_j(self, a: float, b: float) -> float:
         def energy(x: float) -> float:
@@ -62,15 +59,15 @@ class MeterWindows:
         return energy(b) - energy(a)
 
     def sensor_energy_j(self, start: float, length: float, interval: float) -> float:
-        self.clock.t_s = start
+        self.now = start
         self.sensor.begin()
         first = self.sensor.read()["gpu:0"].energy_j
         t = start
         while t + interval < start + length:
             t += interval
-            self.clock.t_s = t
+            self.now = t
             self.sensor.read()
-        self.clock.t_s = start + length
+        self.now = start + length
         return self.sensor.read()["gpu:0"].energy_j - first
 
     def stats(self, length: float, count: int, seed: int = 0, interval: float = 0.1) -> WindowStats:

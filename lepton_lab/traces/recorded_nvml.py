@@ -1,0 +1,77 @@
+"""An NVML-shaped source that serves a recorded on-board power series, for the real NVML sensor.
+
+It answers the handful of NVML calls :class:`~lepton_lab.sensors.nvml.NvmlSensor` makes for one
+GPU without an energy counter (the pre-Volta path): at any time of its clock, the instant power
+is the latest recorded reading. So the sensor's own code, integration included, runs on real
+readings of a real GPU; :mod:`.meter_check` compares what it computes with a reference meter.
+"""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+
+NVML_SUCCESS = 0
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NOT_FOUND = 6
+NVML_FI_DEV_POWER_INSTANT = 186  # nvidia-ml-py's field id for instantaneous power
+
+
+class NVMLError(Exception):
+    def __init__(self, value: int):
+        super().__init__(value)
+        self.value = value
+
+
+class NVMLError_NotSupported(NVMLError):  # noqa: N801  (nvidia-ml-py's names)
+    pass
+
+
+class NVMLError_FunctionNotFound(NVMLError):  # noqa: N801
+    pass
+
+
+class RecordedNvml:
+    """One GPU whose instant power is ``watts`` at ``times`` (seconds of ``clock``), held between readings."""
+
+    NVMLError = NVMLError
+    NVMLError_NotSupported = NVMLError_NotSupported
+    NVMLError_FunctionNotFound = NVMLError_FunctionNotFound
+    NVML_SUCCESS = NVML_SUCCESS
+    NVML_FI_DEV_POWER_INSTANT = NVML_FI_DEV_POWER_INSTANT
+
+    def __init__(self, times: Sequence[float], watts: Sequence[float], clock: Callable[[], float],
+                 name: str = "recorded GPU"):
+        self.times, self.watts, self.clock, self.name = list(times), list(watts), clock, name
+        self.handle = object()
+
+    def watts_now(self) -> float:
+        return float(self.watts[max(bisect.bisect_right(self.times, self.clock()) - 1, 0)])
+
+    def nvmlInit(self) -> None:  # noqa: N802  (NVML's names, as the sensor calls them)
+        pass
+
+    def nvmlShutdown(self) -> None:  # noqa: N802
+        pass
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> object:  # noqa: N802
+        if index != 0:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return self.handle
+
+    def nvmlDeviceGetName(self, handle: object) -> str:  # noqa: N802
+        return self.name
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: object) -> int:  # noqa: N802
+        raise NVMLError_NotSupported(NVML_ERROR_NOT_SUPPORTED)  # no counter: the integration path
+
+    def nvmlDeviceGetFieldValues(self, handle: object, fields: Sequence[int]) -> list[SimpleNamespace]:  # noqa: N802
+        return [SimpleNamespace(fieldId=f, nvmlReturn=NVML_SUCCESS if f == NVML_FI_DEV_POWER_INSTANT else
+                                NVML_ERROR_NOT_SUPPORTED, value=SimpleNamespace(uiVal=int(round(self.watts_now() * 1000))))
+                for f in fields]
+
+    def nvmlDeviceGetPowerUsage(self, handle: object) -> int:  # noqa: N802
+        return int(round(self.watts_now() * 1000))
