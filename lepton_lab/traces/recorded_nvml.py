@@ -23,11 +23,11 @@ class NVMLError(Exception):
         self.value = value
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801  (nvidia-ml-py's names)
+class NVMLError_NotSupported(NVMLError):  # nvidia-ml-py's name
     pass
 
 
-class NVMLError_FunctionNotFound(NVMLError):  # noqa: N801
+class NVMLError_FunctionNotFound(NVMLError):
     pass
 
 
@@ -48,30 +48,31 @@ class RecordedNvml:
     def watts_now(self) -> float:
         return float(self.watts[max(bisect.bisect_right(self.times, self.clock()) - 1, 0)])
 
-    def nvmlInit(self) -> None:  # noqa: N802  (NVML's names, as the sensor calls them)
+    def nvmlInit(self) -> None:  # NVML's names, as the sensor calls them
         pass
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         pass
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         return 1
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> object:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> object:
         if index != 0:
             raise NVMLError(NVML_ERROR_NOT_FOUND)
         return self.handle
 
-    def nvmlDeviceGetName(self, handle: object) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, handle: object) -> str:
         return self.name
 
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle: object) -> int:  # noqa: N802
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: object) -> int:
         raise NVMLError_NotSupported(NVML_ERROR_NOT_SUPPORTED)  # no counter: the integration path
 
-    def nvmlDeviceGetFieldValues(self, handle: object, fields: Sequence[int]) -> list[SimpleNamespace]:  # noqa: N802
-        return [SimpleNamespace(fieldId=f, nvmlReturn=NVML_SUCCESS if f == NVML_FI_DEV_POWER_INSTANT else
-                                NVML_ERROR_NOT_SUPPORTED, value=SimpleNamespace(uiVal=int(round(self.watts_now() * 1000))))
+    def nvmlDeviceGetFieldValues(self, handle: object, fields: Sequence[int]) -> list[SimpleNamespace]:
+        milliwatts = int(round(self.watts_now() * 1000))
+        return [SimpleNamespace(fieldId=f, value=SimpleNamespace(uiVal=milliwatts),
+                                nvmlReturn=NVML_SUCCESS if f == NVML_FI_DEV_POWER_INSTANT else NVML_ERROR_NOT_SUPPORTED)
                 for f in fields]
 
-    def nvmlDeviceGetPowerUsage(self, handle: object) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, handle: object) -> int:
         return int(round(self.watts_now() * 1000))

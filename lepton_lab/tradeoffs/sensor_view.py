@@ -8,6 +8,7 @@ while the kernel runs.
 from __future__ import annotations
 
 import html
+import itertools
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,7 @@ def window_explorer(windows: int = 200) -> Any:
             printed.append(meter.sensor.uncertainty_j("gpu:0", energy, length))
         edges = np.linspace(-max(np.abs(errors)), max(np.abs(errors)), 13)
         counts, _ = np.histogram(errors, edges)
-        bins = [f"{(a + b) / 2:+.0f}" for a, b in zip(edges[:-1], edges[1:])]
+        bins = [f"{(a + b) / 2:+.0f}" for a, b in itertools.pairwise(edges)]
         title = f"{length:g} s windows: error of the on-board energy (J){REPLAYED}"
         svg = svg_bars(bins, [("windows", "#e65100", list(counts))], title=title, y_label="windows",
                        width=620, warn=True)
@@ -149,6 +150,18 @@ def cell_uncertainty(power_w: float = 300.0) -> Any:
             rows.append({"cell (s)": seconds, "path": path, "energy (J)": energy, "printed ± (J)": u,
                          "± / energy": u / energy})
     return pd.DataFrame(rows)
+
+
+#: How the lesson's tables read: units and shares, no index.
+FORMATS = {"duration_s": "{:.0f} s", "mean_w": "{:.0f} W", "peak_w": "{:.0f} W", "energy_kj": "{:.1f} kJ",
+           "window (s)": "{:g}", "median error (J)": "{:.1f}", "95th pct error (J)": "{:.1f}",
+           "printed ± (J, median)": "{:.1f}", "95th pct error / energy": "{:.0%}", "covered by ±": "{:.0%}",
+           "cell (s)": "{:g}", "energy (J)": "{:.0f}", "printed ± (J)": "{:.0f}", "± / energy": "{:.0%}"}
+
+
+def formatted(frame: Any) -> Any:
+    """A lesson table, readable (a pandas Styler)."""
+    return frame.style.format({k: v for k, v in FORMATS.items() if k in frame.columns}).hide(axis="index")
 
 
 def caveat(name: str) -> str:
