@@ -49,6 +49,21 @@ def h100_name(batch: int) -> str:
 A100_NAME = "a100-square-wave"
 
 
+def write_trace(out: Path, name: str, header: list[str], rows: list[list[str]], info: dict[str, Any]) -> None:
+    """One trace in the package's format: ``NAME.csv.gz`` (deterministic) and ``NAME.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv_gz(out / f"{name}.csv.gz", header, rows)
+    _write_json(out / f"{name}.json", {"name": name, **info})
+
+
+def number(value: float | None, decimals: int) -> str:
+    """A value as the trace files write it: fixed decimals, trailing zeros dropped, empty for None."""
+    if value is None:
+        return ""
+    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def _write_csv_gz(path: Path, header: list[str], rows: list[list[str]]) -> None:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -62,13 +77,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _number(value: float | None, decimals: int) -> str:
-    if value is None:
-        return ""
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
 def convert_h100(raw: Path, out: Path) -> list[str]:
     names = []
     for batch in H100_BATCHES:
@@ -76,10 +84,7 @@ def convert_h100(raw: Path, out: Path) -> list[str]:
         with source.open(newline="") as handle:
             rows = [(float(r["relative_time_s"]), float(r["power_total_W"])) for r in csv.DictReader(handle)]
         name = h100_name(batch)
-        _write_csv_gz(out / f"{name}.csv.gz", ["t_s", "power_w"],
-                      [[_number(t, 3), _number(w, 3)] for t, w in rows])
-        _write_json(out / f"{name}.json", {
-            "name": name,
+        write_trace(out, name, ["t_s", "power_w"], [[number(t, 3), number(w, 3)] for t, w in rows], {
             "title": f"H100 serving Llama-3.1-8B-Instruct with vLLM, max_num_seqs {batch}",
             "gpu": "H100",
             "workload": f"meta-llama/Llama-3.1-8B-Instruct served by vLLM with max_num_seqs={batch} (the server's "
@@ -131,10 +136,8 @@ def convert_a100(raw: Path, out: Path) -> str:
         (t - origin, w, None, None) for t, w in zip(meter_t, meter_w)]
     rows += [(t - origin, None, d, i) for t, d, i in smi]
     rows.sort(key=lambda r: (r[0], r[1] is None))
-    _write_csv_gz(out / f"{A100_NAME}.csv.gz", ["t_s", "meter_w", "power_draw_w", "power_draw_instant_w"],
-                  [[_number(t, 6), _number(m, 2), _number(d, 2), _number(i, 2)] for t, m, d, i in rows])
-    _write_json(out / f"{A100_NAME}.json", {
-        "name": A100_NAME,
+    write_trace(out, A100_NAME, ["t_s", "meter_w", "power_draw_w", "power_draw_instant_w"],
+                [[number(t, 6), number(m, 2), number(d, 2), number(i, 2)] for t, m, d, i in rows], {
         "title": "A100 square-wave load: on-board power readings against an external meter (SC'24)",
         "gpu": "A100",
         "workload": "a square-wave micro-benchmark, about 50 % duty cycle between about 56 W and 200 W",
