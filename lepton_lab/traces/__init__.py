@@ -23,11 +23,8 @@ from ..errors import InvalidInput, require
 
 __all__ = ["info", "load", "names", "series"]
 
-_FOLDER = ("data", "traces")
-
-
 def _files() -> Any:
-    return resources.files("lepton_lab").joinpath(*_FOLDER)
+    return resources.files("lepton_lab").joinpath("data").joinpath("traces")
 
 
 @functools.lru_cache(maxsize=1)

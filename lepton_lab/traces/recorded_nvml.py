@@ -8,7 +8,7 @@ readings of a real GPU; :mod:`.meter_check` compares what it computes with a ref
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import SimpleNamespace
 
 NVML_SUCCESS = 0
@@ -40,7 +40,7 @@ class RecordedNvml:
     NVML_SUCCESS = NVML_SUCCESS
     NVML_FI_DEV_POWER_INSTANT = NVML_FI_DEV_POWER_INSTANT
 
-    def __init__(self, times: Sequence[float], watts: Sequence[float], clock: Callable[[], float],
+    def __init__(self, times: Iterable[float], watts: Iterable[float], clock: Callable[[], float],
                  name: str = "recorded GPU"):
         self.times, self.watts, self.clock, self.name = list(times), list(watts), clock, name
         self.handle = object()
