@@ -15,10 +15,12 @@ import json
 import os
 import random
 import sqlite3
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -26,7 +28,7 @@ from . import spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
 from .report import EnergyReport
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ENV_VAR = "LEPTON_LAB_LEDGER"
 #: SQLite waits this long for another writer's lock before a save attempt gives up ...
 BUSY_TIMEOUT_S = 5.0
@@ -34,11 +36,29 @@ BUSY_TIMEOUT_S = 5.0
 SAVE_ATTEMPTS = 3
 HISTORY_COLUMNS = (
     "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
-    "status", "kind", "methods", "host",
+    "status", "kind", "methods", "host", "view", "machine_energy_j", "process_energy_j",
 )
+#: Idle power is remembered from this many of the host's latest baselines (their median).
+REMEMBERED_BASELINES = 5
+#: ... read again after this long, or at once after this process saves a baseline.
+REMEMBERED_IDLE_TTL_S = 60.0
 _INSERT_COLUMNS = HISTORY_COLUMNS[1:] + ("uid", "report")
 
+@dataclass(frozen=True)
+class RememberedIdle:
+    """Idle power per domain from a host's latest baselines in the ledger."""
+
+    watts: dict[str, float] = field(default_factory=dict)
+    baselines: int = 0
+    newest: str = ""
+
+    def describe(self) -> str:
+        return (f"idle remembered from {self.baselines} baseline{'s' if self.baselines > 1 else ''} on this "
+                f"machine (newest {self.newest[:16].replace('T', ' ')})")
+
+
 _connections: dict[str, sqlite3.Connection] = {}
+_idle_cache: dict[tuple[str, str], tuple[float, RememberedIdle]] = {}
 _connections_lock = threading.RLock()
 #: Ledger files this process has spooled to: replayed after its next successful save too.
 _spooled: set[str] = set()
@@ -71,6 +91,14 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (
         "ALTER TABLE measurements ADD COLUMN uid TEXT",
         "CREATE UNIQUE INDEX IF NOT EXISTS measurements_uid ON measurements(uid)",
+    ),
+    # Attribution: whose energy energy_j is, and both figures. Older rows saw the whole machine.
+    3: (
+        "ALTER TABLE measurements ADD COLUMN view TEXT",
+        "ALTER TABLE measurements ADD COLUMN machine_energy_j REAL",
+        "ALTER TABLE measurements ADD COLUMN process_energy_j REAL",
+        "UPDATE measurements SET view = 'machine', machine_energy_j = energy_j",
+        "CREATE INDEX IF NOT EXISTS measurements_baselines ON measurements(host) WHERE net_energy_j IS NOT NULL",
     ),
 }
 
@@ -216,6 +244,8 @@ class Ledger:
         :class:`LedgerError`."""
         values = _row_values(report)
         row_id = self._run(lambda db: _insert(db, *values), write=True, attempts=self.attempts)
+        if report.baseline_s:
+            _idle_cache.pop((str(self.path), report.host), None)
         if str(self.path) in _spooled:
             with _connections_lock:
                 self._replay_spool(self._open())
@@ -302,6 +332,31 @@ class Ledger:
         report.id, report.saved = row[0], True
         return report
 
+    def remembered_idle(self, host: str) -> RememberedIdle:
+        """Idle watts per domain: the median of ``host``'s latest successful baselines (cached a minute)."""
+        key = (str(self.path), host)
+        cached = _idle_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < REMEMBERED_IDLE_TTL_S:
+            return cached[1]
+        if not self.path.exists():
+            return RememberedIdle()
+        query = ("SELECT started_at, report FROM measurements WHERE host = ? AND net_energy_j IS NOT NULL "
+                 "AND status = 'ok' ORDER BY id DESC LIMIT ?")
+        try:
+            rows = self._run(lambda db: db.execute(query, (host, REMEMBERED_BASELINES)).fetchall(),
+                             write=False, attempts=self.attempts)
+        except LedgerError:
+            return RememberedIdle()  # the split then says idle is unknown; the save reports the ledger's trouble
+        found: dict[str, list[float]] = {}
+        for _, text in rows:
+            for domain, values in (json.loads(text).get("domains") or {}).items():
+                if isinstance(values, dict) and values.get("idle_w") is not None:
+                    found.setdefault(domain, []).append(float(values["idle_w"]))
+        remembered = RememberedIdle({d: statistics.median(w) for d, w in found.items()}, len(rows),
+                                    rows[0][0] if rows else "")
+        _idle_cache[key] = (time.monotonic(), remembered)
+        return remembered
+
     def history(self, limit: int | None = None, label: str | None = None) -> Any:  # a pandas DataFrame (untyped)
         """Summary rows as a pandas DataFrame, newest first."""
         from .errors import require
@@ -324,7 +379,7 @@ def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:
     data.pop("saved", None)
     row = (report.label, report.started_at, report.duration_s, report.energy_j, report.net_energy_j,
            report.mean_w, report.co2e_g, report.status, report.kind, report.methods, report.host,
-           report.uid or None, json.dumps(data))
+           report.view, report.machine_energy_j, report.process_energy_j, report.uid or None, json.dumps(data))
     return row, json.dumps(trace)
 
 

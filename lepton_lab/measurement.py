@@ -16,13 +16,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from . import attribution as attribution_module
 from . import carbon as carbon_module
 from . import units
+from .attribution import ActiveSessions, Attributor, Share
 from .errors import InvalidInput, LeptonError
 from .options import MeasureOptions
-from .report import STATUSES, CarbonInfo, DomainEnergy, EnergyReport
+from .report import STATUSES, AttributionInfo, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import Sample, Sampler, SamplerResult
-from .sensors import Discovery, Sensor, discover
+from .sensors import ESTIMATED, Discovery, Sensor, discover
 
 if TYPE_CHECKING:
     from .ledger import Ledger  # imported when saving: opening the ledger is not free
@@ -65,6 +67,7 @@ class Measurement:
         self.discovery: Discovery | None = None
         self.sampler: Sampler | None = None
         self.baseline_w: dict[str, float] | None = None
+        self.attributor: Attributor | None = None
         self.warnings: list[str] = []
         self.report: EnergyReport | None = None
         self._started_at = ""
@@ -93,6 +96,9 @@ class Measurement:
         if self.options.baseline_s > 0:
             self.baseline_w = self._measure_idle(self.options.baseline_s)
         self.sampler = Sampler(self.discovery.sensors, self.options.interval_s, clock=self.clock)
+        self.attributor = Attributor(self.discovery.sensors, self.clock, ActiveSessions()).begin()
+        if self.attributor.polls_gpus:
+            self.sampler.subscribe(self.attributor.on_sample)
         self._started_at = _now_iso()
         self.sampler.start()
         return self
@@ -114,6 +120,8 @@ class Measurement:
         """Stop sampling without a report (the work never ran); idempotent."""
         if self.sampler is not None and self.report is None:
             self.sampler.stop()
+        if self.attributor is not None:
+            self.attributor.end()
 
     def stop(self, status: str = "ok", error: BaseException | None = None) -> EnergyReport:
         """Stop sampling, build the report, save it; safe to call twice (returns the same report)."""
@@ -123,7 +131,11 @@ class Measurement:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         result = self._sampling.stop()
-        self.report = self._build_report(result, status, error)
+        try:
+            self.report = self._build_report(result, status, error)
+        finally:
+            if self.attributor is not None:
+                self.attributor.end()
         self._save(self.report)
         _last_report = self.report
         return self.report
@@ -143,13 +155,26 @@ class Measurement:
     # -- report building ------------------------------------------------------------------
     def _build_report(self, result: SamplerResult, status: str, error: BaseException | None) -> EnergyReport:
         duration = max(result.duration_s, 0.0)
-        domains: dict[str, DomainEnergy] = {}
         notes = self._setup_notes()
+        measured: list[tuple[Sensor, str]] = []
         for sensor in self._found.sensors:
             notes.extend(n for n in sensor.notes if n not in notes)
-            for domain in sensor.domains:
-                if domain in result.end.domains and domain in result.start.domains:
-                    domains[domain] = self._domain_energy(sensor, domain, result, duration)
+            measured += [(sensor, d) for d in sensor.domains
+                         if d in result.end.domains and d in result.start.domains]
+        shares = self.attributor.shares(duration) if self.attributor else {}
+        view, why = attribution_module.choose_view(self.options.attribute, shares)
+        idle_w, idle_source, idle_words = self._idle_power([d for s, d in measured if s.kind != ESTIMATED])
+        sessions = self.attributor.idle_sessions() if self.attributor and self.options.charge_idle else 0
+        domains = {domain: self._domain_energy(sensor, domain, result, duration, view,
+                                               shares.get(domain, Share(None)), idle_w.get(domain),
+                                               idle_source, sessions)
+                   for sensor, domain in measured}
+        warnings = self._warnings(result, duration)
+        if view == "process":
+            notes.extend(s.note for s in shares.values() if s.note and s.note not in notes)
+        elif self.options.attribute == "process":  # asked for, and impossible: say why, once
+            warnings.append(f"--attribute process: {why}; the machine's energy is shown")
+        cpu = self.attributor.cpu if self.attributor else None
         i = self.intensity
         return EnergyReport(
             label=self.options.label or _default_label(),
@@ -160,29 +185,65 @@ class Measurement:
             carbon=CarbonInfo(i.region, i.name, i.g_per_kwh, i.year, i.source, self.options.pue),
             interval_s=self._sampling.interval_s,
             notes=notes,
-            warnings=self._warnings(result, duration),
+            warnings=warnings,
             error=_describe_error(error),
             baseline_s=self.options.baseline_s or None,
             read_errors=result.read_errors,
             trace=_trace(result),
             host=socket.gethostname(),
             uid=uuid.uuid4().hex,
+            attribution=AttributionInfo(
+                asked=self.options.attribute, view=view, why=why, idle=idle_words,
+                other_load={d: round(s.other_load, 4) for d, s in shares.items() if s.fraction is not None},
+                process_cpu_s=cpu.process_s if cpu else None, busy_cpu_s=cpu.busy_s if cpu else None,
+                idle_sessions=sessions or None,
+            ),
         )
 
-    def _domain_energy(self, sensor: Sensor, domain: str, result: SamplerResult, duration: float) -> DomainEnergy:
+    def _idle_power(self, model_free: list[str]) -> tuple[dict[str, float], str, str]:
+        """(idle watts of the measured domains, 'baseline' or 'remembered', where they came from in words);
+        an estimate has no idle part in its model."""
+        if self.baseline_w is not None:
+            return ({d: w for d, w in self.baseline_w.items() if d in model_free}, "baseline",
+                    f"idle from this run's {self.options.baseline_s:g} s baseline")
+        if not model_free:
+            return {}, "baseline", "the estimate's model has no idle part"
+        from .ledger import Ledger
+
+        remembered = (self.ledger or Ledger()).remembered_idle(socket.gethostname())
+        known = {d: remembered.watts[d] for d in model_free if d in remembered.watts}
+        if not known:
+            return {}, "remembered", ("idle power unknown on this machine (so its share of idle is counted as "
+                                      "dynamic): `%%energy --baseline 5` once on a quiet machine remembers it")
+        return known, "remembered", remembered.describe()
+
+    def _domain_energy(self, sensor: Sensor, domain: str, result: SamplerResult, duration: float, view: str,
+                       share: Share, idle_w: float | None, idle_source: str, sessions: int) -> DomainEnergy:
         energy = result.energy_j(domain)
-        idle = self.baseline_w.get(domain) if self.baseline_w else None
+        uncertainty = sensor.uncertainty_j(domain, energy, duration)
+        baseline_idle = self.baseline_w.get(domain) if self.baseline_w else None
+        method = sensor.method(domain)
+        process = None
+        if share.fraction is not None:
+            process = attribution_module.split(energy, uncertainty, duration, share, idle_w, idle_source, sessions)
+        shown = energy
+        if view == "process" and process is not None:
+            shown, uncertainty, method = process.process_j, process.uncertainty_j, method + share.method
         return DomainEnergy(
-            energy_j=energy,
-            mean_w=energy / duration if duration > 0 else 0.0,
+            energy_j=shown,
+            mean_w=shown / duration if duration > 0 else 0.0,
             peak_w=result.peak_w.get(domain),
-            method=sensor.method(domain),
+            method=method,
             kind=sensor.kind,
-            uncertainty_j=sensor.uncertainty_j(domain, energy, duration),
+            uncertainty_j=uncertainty,
             label=sensor.describe(domain),
-            idle_w=idle,
-            net_energy_j=energy - idle * duration if idle is not None else None,
+            idle_w=baseline_idle,
+            net_energy_j=energy - baseline_idle * duration if baseline_idle is not None else None,
             read_until_s=result.lost[domain].last_read_s if domain in result.lost else None,
+            machine_energy_j=energy,
+            process_energy_j=process.process_j if process else None,
+            share=share.fraction,
+            idle_energy_j=process.idle_j if process else None,
         )
 
     def _setup_notes(self) -> list[str]:
@@ -220,7 +281,8 @@ PREWARM_ENV = "LEPTON_LAB_PREWARM"
 
 def prewarm() -> threading.Thread | None:
     """Do in the background what the first measurement in a process would otherwise wait for:
-    find the sensors, read the carbon table, open (or create) the ledger and replay its spool.
+    find the sensors, read the carbon table, open (or create) the ledger, replay its spool and read
+    the idle power remembered for this machine.
 
     Started by ``%load_ext lepton_lab`` unless ``LEPTON_LAB_PREWARM=0``. The first measured cell
     then waits only for what is not done yet: discovery and the ledger are shared behind their
@@ -232,7 +294,9 @@ def prewarm() -> threading.Thread | None:
     def work() -> None:
         from .ledger import Ledger
 
-        for step in (lambda: discover(cached=True), carbon_module.lookup, lambda: len(Ledger())):
+        steps = (lambda: discover(cached=True), carbon_module.lookup,
+                 lambda: Ledger().remembered_idle(socket.gethostname()))
+        for step in steps:
             try:
                 step()
             except Exception:

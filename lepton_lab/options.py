@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any
 
 from . import carbon
+from .attribution import OTHER_LOAD_THRESHOLD, validate_view
 from .errors import InvalidInput
 from .sampler import DEFAULT_INTERVAL_S, validate_interval
 from .sensors import parse_gpu_indices, parse_sensor_names, sensor_names
@@ -66,6 +67,16 @@ def validate_trace(value: Any) -> str | None:
     return traces.check_name(value)
 
 
+def validate_switch(name: str) -> Callable[[Any], bool]:
+    """The check of an on/off option: True, False (or 1/0); None is its default, off."""
+    def check(value: Any) -> bool:
+        if value is None or isinstance(value, bool) or value in (0, 1):
+            return bool(value)
+        raise InvalidInput(f"{name} is on or off: pass True or False, got {value!r}")
+
+    return check
+
+
 def validate_pue(value: Any) -> float | None:
     """None means $LEPTON_LAB_PUE or 1.0."""
     return None if value is None else carbon.validate_pue(value)
@@ -82,6 +93,7 @@ class Option:
     check: Callable[[Any], Any]
     metavar: str
     attribute: str = ""  # the MeasureOptions field, when it carries a unit the keyword does not
+    switch: bool = False  # an on/off flag that takes no value (``--charge-idle``)
 
     @property
     def field_name(self) -> str:
@@ -109,6 +121,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("replay", ("--replay",), None,
            "instead of this machine's sensors, play a recorded real GPU trace (labelled REPLAYED): "
            "lepton_lab.traces.names() lists them", validate_trace, "TRACE"),
+    Option("attribute", ("--attribute",), "auto",
+           "whose energy to show: machine (everything the sensors saw), process (this kernel's share of "
+           f"it, by CPU time and GPU utilisation), or auto: process when other processes used over "
+           f"{OTHER_LOAD_THRESHOLD * 100:.0f} %% of the machine (default auto; both are stored)",
+           validate_view, "VIEW"),
+    Option("charge_idle", ("--charge-idle",), False,
+           "with the process view, also charge an even part of the machine's idle energy (split among "
+           "the measurements running on this machine)", validate_switch("charge_idle"), "", switch=True),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
@@ -164,4 +184,7 @@ def add_to_parser(add_argument: Callable[..., Any]) -> None:
     Defaults stay None here: :func:`from_namespace` fills in the table's, so a parser never
     holds a second copy of them."""
     for option in OPTIONS:
-        add_argument(*option.flags, dest=option.name, default=None, metavar=option.metavar, help=option.help)
+        if option.switch:
+            add_argument(*option.flags, dest=option.name, default=None, action="store_true", help=option.help)
+        else:
+            add_argument(*option.flags, dest=option.name, default=None, metavar=option.metavar, help=option.help)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .widgets.static import StaticFigure
 
 STATUSES = ("ok", "error", "interrupted")
-SCHEMA = 1
+SCHEMA = 2  # 2: attribution (machine and process energy per domain)
 
 
 def status_for(error: BaseException | None) -> str:
@@ -48,6 +48,18 @@ class DomainEnergy:
     """``energy_j`` minus idle power × duration, if a baseline was measured."""
     read_until_s: float | None = None
     """Set when the domain's reads kept failing: its energy covers only this many seconds."""
+    machine_energy_j: float | None = None
+    """Everything the sensor saw (None in reports older than attribution: then ``energy_j``)."""
+    process_energy_j: float | None = None
+    """This kernel's share of the dynamic energy (plus charged idle); None where not attributable."""
+    share: float | None = None
+    """This kernel's part of the dynamic energy, 0..1."""
+    idle_energy_j: float | None = None
+    """Idle power × duration taken off before the split (0 where idle is not known)."""
+
+    @property
+    def machine_j(self) -> float:
+        return self.energy_j if self.machine_energy_j is None else self.machine_energy_j
 
 
 @dataclass
@@ -65,6 +77,26 @@ class CarbonInfo:
             f"{self.region_name} ({self.region}) {self.g_per_kwh:.0f} gCO2e/kWh{year}, "
             f"{self.source}; PUE {self.pue:.2f}"
         )
+
+
+@dataclass
+class AttributionInfo:
+    """Whose energy ``energy_j`` is (see :mod:`lepton_lab.attribution`), and why."""
+
+    asked: str
+    """The ``--attribute`` given: auto, machine or process."""
+    view: str
+    """The view shown: machine or process."""
+    why: str
+    """Why that view, for the summary's first line."""
+    idle: str
+    """Where the idle power came from, in words."""
+    other_load: dict[str, float] = field(default_factory=dict)
+    """Per domain, the part of its capacity other processes used."""
+    process_cpu_s: float | None = None
+    busy_cpu_s: float | None = None
+    idle_sessions: int | None = None
+    """With --charge-idle: among how many measured sessions the idle energy was split."""
 
 
 @dataclass
@@ -87,6 +119,7 @@ class EnergyReport:
     host: str = ""
     uid: str = ""
     """Unique id of the measurement (a ledger stores each uid once)."""
+    attribution: AttributionInfo | None = None
     id: int | None = None
     saved: bool = False
 
@@ -96,15 +129,26 @@ class EnergyReport:
         return float(sum(d.energy_j for d in self.domains.values()))
 
     @property
+    def machine_energy_j(self) -> float:
+        """Everything the sensors saw, whichever view ``energy_j`` shows."""
+        return float(sum(d.machine_j for d in self.domains.values()))
+
+    @property
+    def process_energy_j(self) -> float | None:
+        """This kernel's share, where every domain could be attributed; else None."""
+        return _sum_of_all([d.process_energy_j for d in self.domains.values()])
+
+    @property
+    def view(self) -> str:
+        return self.attribution.view if self.attribution else "machine"
+
+    @property
     def energy_wh(self) -> float:
         return units.j_to_wh(self.energy_j)
 
     @property
     def net_energy_j(self) -> float | None:
-        nets = [d.net_energy_j for d in self.domains.values()]
-        if not nets or any(n is None for n in nets):
-            return None
-        return float(sum(n for n in nets if n is not None))
+        return _sum_of_all([d.net_energy_j for d in self.domains.values()])
 
     @property
     def uncertainty_j(self) -> float:
@@ -169,6 +213,8 @@ class EnergyReport:
         data["energy_j"] = self.energy_j
         data["co2e_g"] = self.co2e_g
         data["kind"] = self.kind
+        data["machine_energy_j"] = self.machine_energy_j
+        data["process_energy_j"] = self.process_energy_j
         return data
 
     @classmethod
@@ -178,12 +224,13 @@ class EnergyReport:
         try:
             domains = {name: DomainEnergy(**values) for name, values in data["domains"].items()}
             carbon = CarbonInfo(**data["carbon"]) if data.get("carbon") else None
+            attribution = AttributionInfo(**data["attribution"]) if data.get("attribution") else None
             fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(
                 f"not a lepton_lab report ({exc}): pass a dict made by EnergyReport.to_dict()"
             ) from None
-        fields.update(domains=domains, carbon=carbon)
+        fields.update(domains=domains, carbon=carbon, attribution=attribution)
         return cls(**fields)
 
     def save(self, path: str | os.PathLike[str]) -> str:
@@ -253,3 +300,9 @@ class EnergyReport:
 
         return report_figure(self)
 
+
+def _sum_of_all(parts: list[float | None]) -> float | None:
+    """The sum where every domain has the figure; None where any lacks it (a partial sum would mislead)."""
+    if not parts or any(p is None for p in parts):
+        return None
+    return float(sum(p for p in parts if p is not None))

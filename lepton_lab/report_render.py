@@ -15,6 +15,8 @@ class _Summary:
     title: str
     status: str
     banner: str
+    view: str  # whose energy, and why: "this kernel's share (other processes used 43% of the CPUs)"
+    split: str | None  # in the process view: the machine's energy and how it was split
     methods: str
     energy: str
     totals: str  # after the energy: Wh, uncertainty, mean and peak power, duration
@@ -26,15 +28,40 @@ class _Summary:
     saved: bool
 
 
+def _view(report) -> tuple[str, str | None]:
+    info = report.attribution
+    if info is None:
+        return "", None
+    if info.view == "machine":
+        return f"whole machine ({info.why})", None
+    idle = sum(d.idle_energy_j or 0.0 for d in report.domains.values())
+    machine = report.machine_energy_j
+    dynamic = machine - idle
+    mine = sum((d.share or 0.0) * (d.machine_j - (d.idle_energy_j or 0.0)) for d in report.domains.values())
+    part = f"{mine / dynamic:.1%}" if dynamic > 0 else "n/a"
+    if info.idle_sessions == 1:
+        idle_text = f"idle {units.format_energy(idle)} (all charged: no other measurement overlapped this one)"
+    elif info.idle_sessions:
+        idle_text = (f"idle {units.format_energy(idle)} (1/{info.idle_sessions} charged: "
+                     f"{info.idle_sessions} measured sessions overlapped this one)")
+    else:
+        idle_text = f"idle {units.format_energy(idle)} (not charged)"
+    return (f"this kernel's share ({info.why})",
+            f"whole machine {units.format_energy(machine)}: {idle_text}, this kernel {part} of the rest")
+
+
 def _summary(report) -> _Summary:
     peak = units.format_power(report.peak_w) if report.peak_w is not None else "n/a"
+    view, split = _view(report)
+    if split:  # the trace is the machine's: its peak is not this kernel's
+        peak = f"{peak} (machine)"
     uncertainty = ""
     if report.energy_j > 0 and report.uncertainty_j > 0:
         uncertainty = f" ± {units.format_energy(report.uncertainty_j)}"
     totals = (f"({units.format_wh(report.energy_j)}){uncertainty} · avg {units.format_power(report.mean_w)}"
               f" · peak {peak} · {units.format_duration(report.duration_s)}")
     net = None
-    if report.net_energy_j is not None:
+    if report.net_energy_j is not None and not split:
         net = f"net of idle ({report.baseline_s:g} s baseline): {units.format_energy(report.net_energy_j)}"
     if report.co2e_g is None:
         carbon = "CO2e n/a (no carbon intensity)"
@@ -45,18 +72,23 @@ def _summary(report) -> _Summary:
         rows.append((d.label or name, units.format_energy(d.energy_j), units.format_power(d.mean_w),
                      units.format_power(d.peak_w) if d.peak_w is not None else "n/a", d.method,
                      f"net {units.format_energy(d.net_energy_j)}" if d.net_energy_j is not None else ""))
+    notes = list(report.notes)
+    if split and report.attribution.idle not in notes:
+        notes.append(report.attribution.idle)
     return _Summary(report.label or "measurement", report.status, kinds.banner(report.kind, report.replayed_from),
-                    report.methods,
-                    units.format_energy(report.energy_j), totals, net, carbon, rows, list(report.notes),
+                    view, split, report.methods,
+                    units.format_energy(report.energy_j), totals, net, carbon, rows, notes,
                     list(getattr(report, "warnings", [])), report.saved)
 
 
 def render_text(report) -> str:
     s = _summary(report)
     status = "" if s.status == "ok" else f" · {s.status}"
-    lines = [f"⚡ {s.title}{status} · {s.banner} ({s.methods})", f"   energy {s.energy} {s.totals}"]
-    if s.net:
-        lines.append(f"   {s.net}")
+    view = f" · {s.view}" if s.view else ""
+    lines = [f"⚡ {s.title}{status} · {s.banner}{view} ({s.methods})", f"   energy {s.energy} {s.totals}"]
+    for extra in (s.split, s.net):
+        if extra:
+            lines.append(f"   {extra}")
     lines.append(f"   {s.carbon}")
     for label, energy, avg, peak, method, net in s.rows:
         lines.append(f"   - {label}: {energy} · avg {avg} · peak {peak} · {method}{'  ' + net if net else ''}")
@@ -78,12 +110,14 @@ def render_html(report) -> str:
     colour = "#c62828" if s.status != "ok" else "#2e7d32" if report.is_measurement else "#e65100"
     status = "" if s.status == "ok" else f" · <b>{esc(s.status)}</b>"
     banner = esc(s.banner) if report.is_measurement else f"<b style='color:#e65100'>{esc(s.banner)}</b>"
+    view = f" · <b>{esc(s.view)}</b>" if s.view.startswith("this kernel") else f" · {esc(s.view)}" if s.view else ""
     parts = [f"<div class='lepton-report' style=\"{_STYLE.format(c=colour)}\">",
-             f"<div>⚡ <b>{esc(s.title)}</b>{status} · {banner} "
+             f"<div>⚡ <b>{esc(s.title)}</b>{status} · {banner}{view} "
              f"<span style='opacity:.7'>({esc(s.methods)})</span></div>",
              f"<div><b>{esc(s.energy)}</b> {esc(s.totals)}</div>"]
-    if s.net:
-        parts.append(f"<div>{esc(s.net)}</div>")
+    for extra in (s.split, s.net):
+        if extra:
+            parts.append(f"<div>{esc(extra)}</div>")
     parts.append(f"<div>{esc(s.carbon)}</div>")
     if s.rows:
         parts.append("<table style='margin-top:4px;font-size:12px'><tr><th align=left>domain</th><th>energy</th>"

@@ -23,6 +23,8 @@ CASES = [
     ("pue", "1.3", None),
     ("baseline", "0.05", None),
     ("sensors", "estimate", None),
+    ("attribute", "process", None),
+    ("attribute", "MACHINE", None),
     ("interval", "0", "interval must be positive"),
     ("interval", "-1", "interval must be positive"),
     ("interval", "abc", "is not a number"),
@@ -36,6 +38,7 @@ CASES = [
     ("baseline", "-2", "baseline must be 0 or more"),
     ("baseline", "abc", "is not a number"),
     ("label", "x" * 300, "characters long"),
+    ("attribute", "bogus", "is not a view: use auto, machine or process"),
 ]
 
 

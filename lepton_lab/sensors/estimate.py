@@ -15,22 +15,13 @@ from collections.abc import Callable
 
 from ..errors import InvalidInput, SensorReadError
 from .base import ESTIMATED, DomainReading, Sensor
+from .cpu_times import machine_times
 
 DOMAIN = "cpu:estimated"
 DEFAULT_W_PER_CORE = 12.0
 #: Relative uncertainty of the model (TDP is a design limit, not a measurement).
 RELATIVE_UNCERTAINTY = 0.5
 TDP_ENV = "LEPTON_LAB_CPU_TDP_W"
-
-
-def _cpu_busy_times() -> tuple[float, float]:
-    """(busy seconds, total seconds) summed over all CPUs since boot."""
-    import psutil
-
-    times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    total = sum(times)
-    return total - idle, total
 
 
 def _resolve_tdp(n_cpus: int) -> tuple[float, str]:
@@ -70,7 +61,7 @@ class EstimateSensor(Sensor):
         self,
         reason: str | None,
         clock: Callable[[], float] = time.monotonic,
-        busy_times: Callable[[], tuple[float, float]] = _cpu_busy_times,
+        busy_times: Callable[[], tuple[float, float]] = machine_times,
     ) -> None:
         super().__init__(clock)
         import psutil

@@ -71,6 +71,7 @@ class _Gpu:
     last_t: float | None = None
     last_w: float = 0.0
     notes: list[str] = field(default_factory=list)
+    mig: bool = False
 
 
 class NvmlSensor(Sensor):
@@ -162,6 +163,36 @@ class NvmlSensor(Sensor):
         except self._nvml.NVMLError:
             pass  # nothing useful to do with a failed shutdown
 
+    # -- who uses the GPU (for attribution) ---------------------------------------------------
+    def is_mig(self, domain: str) -> bool:
+        """MIG is on: NVML has neither energy nor per-process utilisation for one slice."""
+        return self._gpu(domain).mig
+
+    def process_samples(self, domain: str, since_us: int) -> list[tuple[int, int, float]]:
+        """``(pid, timestamp µs, SM utilisation %)`` of every process sample newer than ``since_us``
+        (the driver's own timestamps, kept in a buffer of a few seconds): [] when there is none.
+
+        Raises SensorReadError when the driver does not give per-process samples at all."""
+        nvml = self._nvml
+        with self._lock:
+            try:
+                samples = nvml.nvmlDeviceGetProcessUtilization(self._gpu(domain).handle, since_us)
+            except nvml.NVMLError_NotFound:
+                return []  # what NVML says when nothing ran since since_us
+            except nvml.NVMLError as exc:
+                raise SensorReadError(f"{domain}: no per-process utilisation from NVML ({exc})") from None
+        return [(int(s.pid), int(s.timeStamp), float(s.smUtil)) for s in samples]
+
+    def compute_pids(self, domain: str) -> list[int]:
+        """Ids of the processes holding a compute context on the GPU now."""
+        nvml = self._nvml
+        with self._lock:
+            try:
+                processes = nvml.nvmlDeviceGetComputeRunningProcesses(self._gpu(domain).handle)
+            except nvml.NVMLError as exc:
+                raise SensorReadError(f"{domain}: NVML cannot list the GPU's processes ({exc})") from None
+        return [int(p.pid) for p in processes]
+
     # -- reading ----------------------------------------------------------------------------
     def _read_gpu(self, gpu: _Gpu, now: float) -> DomainReading:
         if gpu.method == COUNTER:
@@ -228,6 +259,7 @@ class NvmlSensor(Sensor):
                 )
             handle, mig_note = visible[position]
             gpu = self._probe(f"gpu:{position}", handle)
+            gpu.mig = bool(mig_note) or _mig_enabled(self._nvml, handle)
             if mig_note:
                 gpu.notes.append(f"gpu:{position}: {mig_note}")
             self._gpus.append(gpu)
@@ -265,6 +297,14 @@ def _power_source(nvml: Any, handle: Any) -> str | None:
         return _USAGE
     except nvml.NVMLError:
         return None
+
+
+def _mig_enabled(nvml: Any, handle: Any) -> bool:
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except (nvml.NVMLError, AttributeError):  # GPUs without MIG, old drivers and bindings
+        return False
+    return bool(current)
 
 
 def _visible_gpus(nvml: Any) -> tuple[list[tuple[Any, str | None]], list[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -28,6 +28,9 @@ NVML_ERROR_FUNCTION_NOT_FOUND = 13
 NVML_ERROR_GPU_IS_LOST = 15
 NVML_ERROR_UNKNOWN = 999
 NVML_FI_DEV_POWER_INSTANT = 186
+#: The driver samples process utilisation about six times a second and keeps a few seconds of it.
+PROCESS_SAMPLE_PERIOD_S = 1 / 6
+PROCESS_SAMPLE_BUFFER_S = 5.0
 NVML_VALUE_TYPE_UNSIGNED_INT = 1
 
 # Messages as pynvml's NVMLError.__str__ gives them.
@@ -107,6 +110,11 @@ class FakeGpu:
     mig_uuids: tuple[str, ...] = ()
     fail_with: int | None = None
     fail_calls: int = 0
+    processes: dict[int, float] = field(default_factory=dict)
+    """pid -> SM utilisation % of each process with a compute context (0 % holds one, idle)."""
+    util_samples: bool = True
+    """False: the driver gives no per-process samples (NVML_ERROR_NOT_SUPPORTED)."""
+    mig_enabled: bool = False
     energy_j: float = 0.0
     t_s: float = 0.0
 
@@ -126,8 +134,9 @@ class FakeNvml(SimpleNamespace):
         self.NVML_SUCCESS = NVML_SUCCESS
         self.NVML_FI_DEV_POWER_INSTANT = NVML_FI_DEV_POWER_INSTANT
         self.gpus, self.clock = gpus, clock
+        self.loaded_at = clock()
         for gpu in gpus:  # the counters start when the (fake) driver loads
-            gpu.t_s = clock()
+            gpu.t_s = self.loaded_at
         self.init_error, self.bytes_names = init_error, bytes_names
         self.initialised = 0
         self.shutdown_calls = 0
@@ -204,6 +213,35 @@ class FakeNvml(SimpleNamespace):
                 value=SimpleNamespace(uiVal=milliwatts),
             ))
         return values
+
+    # -- processes ----------------------------------------------------------------------------
+    def nvmlDeviceGetMigMode(self, gpu):
+        self._device(gpu)
+        return (1, 1) if gpu.mig_enabled else (0, 0)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, gpu):
+        self._device(gpu)
+        return [SimpleNamespace(pid=pid, usedGpuMemory=1 << 30) for pid in gpu.processes]
+
+    def nvmlDeviceGetProcessUtilization(self, gpu, timeStamp):
+        """Like the driver: one sample per busy process per sampling period newer than ``timeStamp``
+        (CPU µs), from a buffer of a few seconds; NOT_FOUND when there is none."""
+        self._device(gpu)
+        if gpu.mig_enabled or not gpu.util_samples:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        now = self.clock()
+        first = max(timeStamp / 1e6, now - PROCESS_SAMPLE_BUFFER_S, self.loaded_at)
+        tick = int(first / PROCESS_SAMPLE_PERIOD_S) + 1
+        samples = []
+        while tick * PROCESS_SAMPLE_PERIOD_S <= now:
+            stamp = int(round(tick * PROCESS_SAMPLE_PERIOD_S * 1e6))
+            if stamp > timeStamp:
+                samples += [SimpleNamespace(pid=pid, timeStamp=stamp, smUtil=int(util), memUtil=0, encUtil=0,
+                                            decUtil=0) for pid, util in gpu.processes.items() if util > 0]
+            tick += 1
+        if not samples:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return samples
 
     # -- checks -----------------------------------------------------------------------------
     def _check(self):

@@ -40,7 +40,11 @@ class FakeZone:
         self._write()
 
     def _write(self) -> None:
-        (self.path / "energy_uj").write_text(f"{self.raw_uj}\n")
+        # Written aside and renamed: a reader in another process never sees a half-written
+        # number (reading the real sysfs file is atomic too).
+        aside = self.path / ".energy_uj.new"
+        aside.write_text(f"{self.raw_uj}\n")
+        os.replace(aside, self.path / "energy_uj")
 
 
 class FakePowercap:
