@@ -102,6 +102,8 @@ def view(table, columns: Sequence[str], formats: dict | None = None):
     """The chosen columns, readable: a Styler with per-column formats (plain rounding without jinja2)."""
     if "runs" in table.columns and table["runs"].max() == 1:  # one run per setting: no spread to show
         columns = [c for c in columns if c != "spread"]
+    if "view" in table.columns and (table["view"] == "process").any() and "view" not in columns:
+        columns = [*columns, "view"]  # this kernel's attributed share, not the machine's: say so in the table
     shown = table[[c for c in columns if c in table.columns]]
     try:
         require("jinja2", "lab", "formatted tables")

@@ -7,7 +7,8 @@ the per-sample figures are derived from those and the work actually done, never 
 In full mode each setting is measured in several rounds, interleaved (A B C, C B A, A B C) so that
 a slow drift in the machine's load or temperature hits every setting alike; the row is the run
 with the median energy per sample, and ``spread`` (largest / smallest of the rounds) says how
-noisy the setting was. Energy sensors see the whole machine, so this matters on shared computers.
+noisy the setting was. Energy sensors see the whole machine, so this matters on shared computers;
+there, a table shows this kernel's attributed share in every row or in none (:func:`in_one_view`).
 """
 from __future__ import annotations
 
@@ -69,7 +70,34 @@ def measure_settings(title: str, settings: list[Setting], target_s: float | None
             order = range(len(settings)) if r % 2 == 0 else reversed(range(len(settings)))
             for i in order:
                 runs[i].append(_measure_once(sweep, settings[i], r, rounds, target_s))
+    runs = in_one_view(runs)
     return [_median_row(rows, setting.extra) for rows, setting in zip(runs, settings)]
+
+
+#: Columns that scale with the energy a row is charged: what changes when the view does.
+_PER_ENERGY = ("energy_j", "mean_w", "co2e_g", "uj_per_sample")
+
+
+def in_one_view(runs: list[list[dict]]) -> list[list[dict]]:
+    """Every run of a sweep in the same view, so that no ratio compares one kernel's share with a
+    whole machine's.
+
+    ``attribute="auto"`` picks the view per measurement: if other processes got busy during some
+    settings only, those rows alone would show this kernel's share. Where any run was attributed
+    and every run could be, the whole table shows the process view; otherwise the machine's."""
+    flat = [row for rows in runs for row in rows]
+    attributed = any(row.get("view") == "process" for row in flat)
+    view = "process" if attributed and all(row.get("process_energy_j") is not None for row in flat) else "machine"
+    return [[_to_view(row, view) for row in rows] for rows in runs]
+
+
+def _to_view(row: dict, view: str) -> dict:
+    if row.get("view", "machine") == view:
+        return row
+    source = "process_energy_j" if view == "process" else "machine_energy_j"
+    factor = row[source] / row["energy_j"] if row["energy_j"] else 0.0
+    changed = {k: row[k] * factor for k in _PER_ENERGY if row.get(k) is not None}
+    return {**row, **changed, "view": view}
 
 
 def _measure_once(sweep, setting: Setting, round_index: int, rounds: int, target_s: float) -> dict:
@@ -117,6 +145,10 @@ def report_columns(report) -> dict:
         "mean_w": report.mean_w,
         "co2e_g": report.co2e_g,
         "kind": report.kind,
+        "view": report.view,
+        "machine_energy_j": report.machine_energy_j,
+        "process_energy_j": report.process_energy_j,
+        "other_load": max(report.attribution.other_load.values(), default=0.0) if report.attribution else None,
     }
 
 
@@ -144,19 +176,25 @@ def describe_energy_source() -> str:
     return f"Energy: {kinds.badge(kind)} ({names}): compare runs on this machine, do not bill from them."
 
 
-def machine_load_note(threshold: float = 0.75) -> str | None:
-    """One line when other processes keep the CPUs busy (measurements get noisy then), else None."""
-    import os
+def other_load_note(seconds: float = 0.5) -> str | None:
+    """One line when other processes used more than ~10 % of the CPUs over the next ``seconds``
+    (measured, not the load average), else None.
 
-    if not hasattr(os, "getloadavg"):
+    The sweeps then show this kernel's attributed share (``view`` = process), keeping the whole
+    machine's energy beside it in ``machine_energy_j``."""
+    import time
+
+    from ..attribution import OTHER_LOAD_THRESHOLD, CpuWatch
+
+    watch = CpuWatch().begin()
+    time.sleep(seconds)
+    share = watch.share()
+    if share.fraction is None or share.other_load < OTHER_LOAD_THRESHOLD:
         return None
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    load = os.getloadavg()[0]
-    if load < threshold * cpus:
-        return None
-    return (f"This machine is busy (load {load:.1f} on {cpus} CPUs): timings will be noisy, and energy "
-            "sensors (and the estimate) see the whole machine, so other processes' work is counted too; "
-            "trust differences that repeat.")
+    return (f"Other processes used {share.other_load:.0%} of this machine's CPU time over {seconds:g} s. The energy "
+            "sensors (and the estimate) see the whole machine, so the tables below show this kernel's "
+            "attributed share (view: process) and keep the machine's energy in machine_energy_j. "
+            "Timings stay noisy: trust differences that repeat.")
 
 
 def use_one_thread() -> str:

@@ -1,0 +1,68 @@
+"""Someone else's load, on demand: a CPU burner outside this kernel's process tree.
+
+Lesson 01 and the tests use it to show what attribution does on a shared machine. The burner is
+started through a short-lived intermediate process that exits at once, so the burner is
+re-parented away from this kernel: to the machine (and to lepton_lab) it is another user's work,
+exactly like a neighbour's notebook on a JupyterHub server.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+# Threads hash a buffer (hashlib releases the GIL, so N threads keep N CPUs busy) until killed or
+# until the time limit, which guards against a burner outliving a crashed kernel.
+_BURNER = """
+import hashlib, sys, threading, time
+limit = time.monotonic() + float(sys.argv[2])
+def burn():
+    data = bytes(1 << 20)
+    while time.monotonic() < limit:
+        hashlib.sha256(data).digest()
+threads = [threading.Thread(target=burn) for _ in range(int(sys.argv[1]))]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+_LAUNCHER = """
+import subprocess, sys
+burner = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]], start_new_session=True,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(burner.pid)
+"""
+
+
+class BackgroundBurner:
+    """A process that is not this kernel's child, keeping ``threads`` CPUs busy between
+    :meth:`start` and :meth:`stop` (or inside a ``with`` block).
+
+    It stops by itself after ``max_seconds``, in case the kernel that started it is gone."""
+
+    def __init__(self, threads: int = 1, max_seconds: float = 600.0):
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.threads, self.max_seconds = int(threads), float(max_seconds)
+        self.pid: int | None = None
+
+    def start(self) -> BackgroundBurner:
+        if self.pid is None:
+            launched = subprocess.run(
+                [sys.executable, "-c", _LAUNCHER, _BURNER, str(self.threads), str(self.max_seconds)],
+                capture_output=True, text=True, check=True)
+            self.pid = int(launched.stdout.strip())
+        return self
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
+
+    def __enter__(self) -> BackgroundBurner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
