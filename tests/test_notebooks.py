@@ -26,6 +26,9 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch, tmp_path):
     if "%%energy" in "".join(cell.source for cell in notebook.cells):
         # no sensor on CI: the lesson must show the estimate as such
         assert "ESTIMATED" in text or "measured" in text
+    if path.stem.startswith("02_"):  # issue 12: the same dense model, measured twice, agrees with itself
+        again = next(line for line in text.splitlines() if "dense model measured again" in line)
+        assert "no measurable difference" in again, again
     if path.stem.startswith("01_"):  # the shared-machine section: a neighbour's load, this kernel's share
         assert "this kernel's share (asked for with --attribute process" in text
         assert "+attributed-cpu-time" in text

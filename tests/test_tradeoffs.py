@@ -392,13 +392,96 @@ def test_summaries_are_built_from_the_measured_tables(mlp):
     pruned = tradeoffs.prune_sweep(model, data, sparsities=(0.0, 0.5), methods=("structured",), finetune_epochs=0,
                                    target_s=TINY_S, show=False)
     lines = pruning.summary(pruned)
-    assert lines[0].startswith("dense model") and "structured" in lines[1] and "×" in lines[1]
+    dense = pruned.iloc[0]
+    assert lines[0] == f"dense model: {dense['accuracy']:.1%} accuracy, {dense['uj_per_sample']:.3g} µJ per inference"
+    assert "structured" in lines[1] and ("×" in lines[1] or "no measurable difference" in lines[1])
     precisions = tradeoffs.precision_sweep(model, data, ("fp32", "int8-dynamic"), target_s=TINY_S, show=False)
-    assert quantization.summary(precisions)[1].startswith("int8-dynamic: energy per inference ×")
+    assert quantization.summary(precisions)[1].startswith("int8-dynamic: energy per inference ")
     batches = tradeoffs.batch_size_sweep(model, data, (4, 32), target_s=TINY_S, show=False)
     assert scheduling.summary(batches, "batch_size")[-1].startswith("least energy per sample: batch_size")
     skipped = tradeoffs.power_cap_sweep(model, data, show=False)  # the CPU workload: nothing to cap
     assert scheduling.summary(skipped, "cap_w") == [skipped.attrs["skipped"]]
+
+
+def _runs(median, low, high, runs=3):
+    return {"uj_per_sample": median, "uj_low": low, "uj_high": high, "runs": runs}
+
+
+def test_pruning_summary_calls_a_difference_only_beyond_the_spread():
+    """Synthetic table, known answers: overlapping run ranges are 'no measurable difference', and a
+    ratio is printed only where the ranges are apart (issue 12: the dense model measured twice)."""
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"method": "unstructured", "sparsity": 0.0, "weights_removed": 0.0, "accuracy": 0.97, **_runs(10.0, 9.0, 11.0)},
+        {"method": "unstructured", "sparsity": 0.5, "weights_removed": 0.5, "accuracy": 0.97, **_runs(9.6, 9.5, 11.5)},
+        {"method": "structured", "sparsity": 0.0, "weights_removed": 0.0, "accuracy": 0.97, **_runs(10.2, 9.8, 10.6)},
+        {"method": "structured", "sparsity": 0.5, "weights_removed": 0.75, "accuracy": 0.965, **_runs(5.0, 4.8, 5.2)},
+    ])
+    lines = pruning.summary(table)
+    assert lines[0] == "dense model: 97.0% accuracy, 10 µJ per inference"
+    assert lines[1] == ("dense model measured again (as structured 0%): 10.2 µJ, no measurable difference from "
+                        "the first (inside the run-to-run spread)")
+    assert lines[2].endswith("energy per inference there: no measurable difference from the dense model "
+                             "(inside the run-to-run spread)")
+    assert "×" not in lines[2]
+    assert lines[3].endswith("energy per inference there: ×0.50 of the dense model")
+
+    once = table.assign(runs=1)
+    assert pruning.summary(once)[3].endswith("×0.50 of the dense model (one run each: no spread to tell a "
+                                             "difference from noise)")
+
+
+def test_precision_and_schedule_summaries_follow_the_spread():
+    import pandas as pd
+
+    precisions = pd.DataFrame([
+        {"precision": "fp32", "accuracy": 0.97, "latency_ms": 2.0, "batch_size": 256, "model_kb": 40.0,
+         "agreement": 1.0, **_runs(10.0, 9.0, 11.0)},
+        {"precision": "int8-dynamic", "accuracy": 0.96, "latency_ms": 1.9, "batch_size": 256, "model_kb": 12.0,
+         "agreement": 0.99, **_runs(9.8, 9.5, 10.2)},
+        {"precision": "bf16", "accuracy": 0.97, "latency_ms": 1.2, "batch_size": 256, "model_kb": 20.0,
+         "agreement": 0.995, **_runs(6.0, 5.8, 6.2)},
+    ])
+    lines = quantization.summary(precisions)
+    assert lines[1].startswith("int8-dynamic: energy per inference no measurable difference from fp32")
+    assert lines[2].startswith("bf16: energy per inference ×0.60 of fp32, latency ×0.60, model size ×0.50")
+
+    batches = pd.DataFrame([
+        {"batch_size": b, "samples_per_s": 1000.0 * 100 / median, **_runs(median, low, high)}
+        for b, median, low, high in [(1, 100.0, 95.0, 105.0), (16, 20.0, 19.0, 21.0), (256, 10.0, 9.5, 10.5),
+                                     (1024, 10.2, 9.9, 10.8)]
+    ])
+    lines = scheduling.summary(batches, "batch_size")
+    assert lines[0] == "batch_size 1: 100 µJ per sample (the reference)"
+    assert lines[2] == "batch_size 256: 10 µJ per sample, ×0.10 of batch_size 1; throughput ×10.00"
+    assert lines[-1] == "least energy per sample: batch_size 256 (no measurable difference from batch_size 1024)"
+
+
+def test_every_setting_is_warmed_up_unrecorded_before_it_is_measured(mlp):
+    """The first setting measured must not pay the warm-up for the rest (issue 12): each setting
+    runs once before the rounds, through its own context, and that run is not in the ledger."""
+    from contextlib import contextmanager
+
+    from lepton_lab.tradeoffs.runs import Setting, measure_settings
+
+    model, data = mlp
+    entered: list[str] = []
+
+    def context_for(name):
+        @contextmanager
+        def context():
+            entered.append(name)
+            yield
+        return context
+
+    pool = workloads.inference_pool(data, 512)
+    settings = [Setting(name, {"name": name}, model, pool, 16, context=context_for(name)) for name in ("a", "b")]
+    before = len(lepton_lab.history())
+    rows = measure_settings("warm-up", settings, target_s=0.05, rounds=2, show=False)
+    assert entered == ["a", "b", "a", "b", "b", "a"]  # warm-ups first, then ABBA
+    assert len(lepton_lab.history()) - before == 4 and [r["runs"] for r in rows] == [2, 2]
+    assert all(r["uj_low"] <= r["uj_per_sample"] <= r["uj_high"] for r in rows)
 
 
 def test_tradeoff_figure_fallback_is_svg_images():

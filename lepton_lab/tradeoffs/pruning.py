@@ -155,17 +155,23 @@ def prune_sweep(model, data, sparsities=DEFAULT_SPARSITIES, methods=METHODS, fin
 
 
 def summary(table, tolerance: float = 0.01) -> list[str]:
-    """Sentences from a prune_sweep table: per method, the most pruning that kept accuracy, and its energy."""
-    from .runs import ratio
+    """Sentences from a prune_sweep table: per method, the most pruning that kept accuracy, and its
+    energy against the unpruned model, called a difference only beyond the run-to-run spread."""
+    from .runs import energy_change
 
-    base = table.loc[table["sparsity"].idxmin()]  # the 0 % row when the sweep has one
+    dense = table[table["sparsity"] == table["sparsity"].min()]
+    base = dense.iloc[0]  # the 0 % row when the sweep has one
     name = "dense model" if base["sparsity"] == 0 else f"least pruned model ({base['sparsity']:.0%})"
     lines = [f"{name}: {base['accuracy']:.1%} accuracy, {base['uj_per_sample']:.3g} µJ per inference"]
+    if len(dense) > 1:  # the same model measured once per method: what noise alone does here
+        again = dense.iloc[1]
+        lines.append(f"{name} measured again (as {again['method']} {again['sparsity']:.0%}): "
+                     f"{again['uj_per_sample']:.3g} µJ, {energy_change(again, base, 'the first')}")
     for method, part in table.groupby("method", sort=False):
         kept = part[part["accuracy"] >= base["accuracy"] - tolerance]
         row = kept.loc[kept["sparsity"].idxmax()] if len(kept) else part.iloc[0]
         lines.append(
             f"{method}: up to {row['sparsity']:.0%} pruned ({row['weights_removed']:.0%} of weights gone) "
             f"kept accuracy within {tolerance * 100:.0f} point(s) ({row['accuracy']:.1%}); energy per inference "
-            f"there {ratio(row['uj_per_sample'], base['uj_per_sample'])} of the {name}")
+            f"there: {energy_change(row, base, 'the ' + name)}")
     return lines

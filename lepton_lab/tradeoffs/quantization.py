@@ -121,7 +121,7 @@ def precision_sweep(model, data, precisions=None, batch_size: int = 256, target_
 
 def summary(table) -> list[str]:
     """Sentences from a precision_sweep table: each precision against fp32."""
-    from .runs import ratio
+    from .runs import energy_change, ratio
 
     fp32 = table[table["precision"] == "fp32"]
     base = fp32.iloc[0] if len(fp32) else table.iloc[0]  # without an fp32 row, compare with the first
@@ -129,8 +129,8 @@ def summary(table) -> list[str]:
              f"{base['latency_ms']:.3f} ms per batch of {int(base['batch_size'])}"]
     for _, row in table[table["precision"] != base["precision"]].iterrows():
         lines.append(
-            f"{row['precision']}: energy per inference {ratio(row['uj_per_sample'], base['uj_per_sample'])}, "
+            f"{row['precision']}: energy per inference {energy_change(row, base, base['precision'])}, "
             f"latency {ratio(row['latency_ms'], base['latency_ms'])}, model size "
-            f"{ratio(row['model_kb'], base['model_kb'])} of {base['precision']}; same answer as fp32 on "
+            f"{ratio(row['model_kb'], base['model_kb'])}; same answer as fp32 on "
             f"{row['agreement']:.1%} of test images (accuracy {row['accuracy']:.1%})")
     return lines

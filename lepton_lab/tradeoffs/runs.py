@@ -4,10 +4,12 @@ Every sweep in this package goes through :func:`measure_settings`, so every row 
 measured columns (energy_j, duration_s, mean_w, co2e_g, kind) straight from an EnergyReport, and
 the per-sample figures are derived from those and the work actually done, never typed in.
 
-In full mode each setting is measured in several rounds, interleaved (A B C, C B A, A B C) so that
-a slow drift in the machine's load or temperature hits every setting alike; the row is the run
-with the median energy per sample, and ``spread`` (largest / smallest of the rounds) says how
-noisy the setting was. Energy sensors see the whole machine, so this matters on shared computers;
+Each setting first runs once unrecorded (a warm-up), then is measured in several rounds,
+interleaved (A B C, C B A, A B C) so that a slow drift in the machine's load or temperature hits
+every setting alike; the row is the run with the median energy per sample, ``spread`` (largest /
+smallest of the rounds) says how noisy the setting was, and ``uj_low``/``uj_high`` bound its runs.
+Summaries call two settings different only where those ranges do not overlap
+(:func:`energy_change`). Energy sensors see the whole machine, so this matters on shared computers;
 there, a table shows this kernel's attributed share in every row or in none (:func:`in_one_view`).
 """
 from __future__ import annotations
@@ -21,8 +23,9 @@ from .workloads import batches_for, fast_mode, run_for
 
 #: Seconds each run lasts, and runs per setting: quick mode keeps a lesson under a minute on two
 #: CPU cores; full mode runs long enough for a GPU's 100 ms energy counter (±0.1 s / duration).
-TARGET_S = {"fast": 0.4, "full": 1.5}
-ROUNDS = {"fast": 1, "full": 3}
+#: Quick mode keeps three rounds too: without a spread, no summary could tell a saving from noise.
+TARGET_S = {"fast": 0.2, "full": 1.5}
+ROUNDS = {"fast": 3, "full": 3}
 
 
 @dataclass
@@ -66,6 +69,10 @@ def measure_settings(title: str, settings: list[Setting], target_s: float | None
     target_s, rounds = target_seconds(target_s), rounds_for(rounds)
     runs: list[list[dict]] = [[] for _ in settings]
     with open_sweep(len(settings) * rounds, title, show, **measure_options) as sweep:
+        for setting in settings:
+            # Unrecorded: the first setting measured would otherwise pay for what every later one
+            # finds ready (thread pools, caches, allocator, clock ramp) and look dearer than it is.
+            warm_up(setting, target_s)
         for r in range(rounds):
             order = range(len(settings)) if r % 2 == 0 else reversed(range(len(settings)))
             for i in order:
@@ -100,6 +107,13 @@ def _to_view(row: dict, view: str) -> dict:
     return {**row, **changed, "view": view}
 
 
+def warm_up(setting: Setting, target_s: float) -> None:
+    """Run a setting once as it will be measured, for ``target_s``, without measuring it."""
+    with setting.context() if setting.context else contextlib.nullcontext():
+        chunk = batches_for(setting.model, setting.inputs, setting.batch_size, target_s / 20, setting.precision)
+        run_for(setting.model, setting.inputs, setting.batch_size, target_s, chunk, setting.precision)
+
+
 def _measure_once(sweep, setting: Setting, round_index: int, rounds: int, target_s: float) -> dict:
     label = setting.label if rounds == 1 else f"{setting.label} ({round_index + 1}/{rounds})"
     with setting.context() if setting.context else contextlib.nullcontext():
@@ -111,8 +125,32 @@ def _median_row(rows: list[dict], extra: dict) -> dict:
     ordered = sorted(rows, key=lambda r: r["uj_per_sample"])
     row = dict(ordered[len(ordered) // 2])
     low, high = ordered[0]["uj_per_sample"], ordered[-1]["uj_per_sample"]
-    row.update(extra, runs=len(rows), spread=high / low if low > 0 else float("nan"))
+    row.update(extra, runs=len(rows), spread=high / low if low > 0 else float("nan"), uj_low=low, uj_high=high)
     return row
+
+
+NO_DIFFERENCE = "no measurable difference"
+
+
+def measurably_different(row, base) -> bool | None:
+    """Whether two rows' energies per sample differ beyond their run-to-run spread (their ranges
+    over the rounds do not overlap); None when either was run once, so there is no spread."""
+    try:
+        if min(row["runs"], base["runs"]) < 2:
+            return None
+        return bool(row["uj_high"] < base["uj_low"] or base["uj_high"] < row["uj_low"])
+    except KeyError:
+        return None
+
+
+def energy_change(row, base, of: str) -> str:
+    """How a row's energy per sample compares with the base row's, for the lessons' summaries:
+    '×0.62 of OF' where the difference is measurable, else 'no measurable difference from OF'."""
+    different = measurably_different(row, base)
+    if different is False:
+        return f"{NO_DIFFERENCE} from {of} (inside the run-to-run spread)"
+    figure = f"{ratio(row['uj_per_sample'], base['uj_per_sample'])} of {of}"
+    return figure if different else f"{figure} (one run each: no spread to tell a difference from noise)"
 
 
 def measure_inference(sweep, label: str, params: dict, model, inputs, batch_size: int,

@@ -177,16 +177,24 @@ def _hourly_profile(shape: str, mean_g_per_kwh: float) -> tuple[list[float], str
 
 
 def summary(table, setting: str) -> list[str]:
-    """Sentences from a batch/thread/cap/clock sweep: each setting's energy per sample and speed vs the first."""
-    from .runs import ratio
+    """Sentences from a batch/thread/cap/clock sweep: each setting's energy per sample and speed vs
+    the first, and the least energy per sample, with every setting no measurably different from it."""
+    from .runs import energy_change, measurably_different, ratio
 
     if table.empty:
         return [table.attrs.get("skipped", "nothing was measured")]
+    def name(row) -> str:  # a whole number stays one, even where pandas made the row float
+        value = row[setting]
+        return f"{setting} {int(value) if isinstance(value, float) and value.is_integer() else value}"
+
     first = table.iloc[0]
     best = table.loc[table["uj_per_sample"].idxmin()]
-    lines = [f"{setting} {row[setting]}: {row['uj_per_sample']:.3g} µJ per sample "
-             f"({ratio(row['uj_per_sample'], first['uj_per_sample'])}), throughput "
-             f"{ratio(row['samples_per_s'], first['samples_per_s'])} of {setting} {first[setting]}"
-             for _, row in table.iterrows()]
-    lines.append(f"least energy per sample: {setting} {best[setting]}")
+    lines = [f"{name(first)}: {first['uj_per_sample']:.3g} µJ per sample (the reference)"]
+    lines += [f"{name(row)}: {row['uj_per_sample']:.3g} µJ per sample, {energy_change(row, first, name(first))}; "
+              f"throughput {ratio(row['samples_per_s'], first['samples_per_s'])}"
+              for _, row in table.iloc[1:].iterrows()]
+    ties = [name(row).split(" ", 1)[1] for _, row in table.iterrows()
+            if row[setting] != best[setting] and measurably_different(row, best) is False]
+    tied = f" (no measurable difference from {setting} {', '.join(ties)})" if ties else ""
+    lines.append(f"least energy per sample: {name(best)}{tied}")
     return lines
