@@ -12,13 +12,14 @@ alone) and ≤ 0.5 % of a core to the sampler (with and without it subscribed; i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from output import emit  # benchmarks/output.py, beside this script
 
 
 def _shell():
@@ -194,11 +195,7 @@ def main(argv=None) -> int:
         "attribution_cycle": attribution_cycle_ms(args.repeats, args.sensors),
         "cpu_bound_2s_cell": cpu_cell_slowdown(shell, args.rounds, flags),
     }
-    print(json.dumps(results, indent=2))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
-    return 0
+    return emit(results, args.json)
 
 
 if __name__ == "__main__":

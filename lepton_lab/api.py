@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+from .cluster import measurement_for
 from .errors import LedgerWarning
 from .measurement import Measurement, last_report
 from .options import MeasureOptions
@@ -16,14 +17,15 @@ class measure:
     """Measure a block: ``with measure(label="train") as m: ...``; then ``m.report``.
 
     Options are those of ``%%energy`` and ``lepton-lab measure`` (:data:`lepton_lab.options.OPTIONS`):
-    ``label``, ``interval``, ``sensors``, ``gpus``, ``region``, ``pue``, ``baseline``; and
+    ``label``, ``interval``, ``sensors``, ``gpus``, ``region``, ``pue``, ``baseline``, ``attribute``,
+    ``dask`` (a ``distributed.Client``, an address, or True for the default client); and
     ``save=False`` keeps the report out of the ledger. The report is built, stored and available
     at ``m.report`` also when the block raises or is interrupted; the exception then propagates
     unchanged.
     """
 
     def __init__(self, label=None, **options):
-        self._measurement = Measurement(MeasureOptions.from_user(label=label, **options))
+        self._measurement = measurement_for(MeasureOptions.from_user(label=label, **options))
         self.report: EnergyReport | None = None
 
     def subscribe(self, callback):

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from .errors import InvalidInput, SensorReadError
 from .sensors import cpu_times
@@ -125,11 +125,19 @@ class CpuWatch:
 
 
 # -- GPU --------------------------------------------------------------------------------------
+class GpuProcesses(Protocol):
+    """What a GPU sensor tells about the processes on its GPUs (the NVML sensor has it)."""
+
+    def is_mig(self, domain: str) -> bool: ...
+    def process_samples(self, domain: str, since_us: int) -> list[tuple[int, int, float]]: ...
+    def compute_pids(self, domain: str) -> list[int]: ...
+
+
 @dataclass
 class GpuWatch:
     """One GPU's process samples over a measurement, polled on the sampler thread."""
 
-    sensor: Sensor
+    sensor: GpuProcesses
     domain: str
     mig: bool = False
     samples_given: bool = True
@@ -137,6 +145,7 @@ class GpuWatch:
     last_seen_us: int = 0
     sm_by_pid: dict[int, float] = field(default_factory=dict)
     stamps: set[int] = field(default_factory=set)
+    seen: set[tuple[int, int]] = field(default_factory=set)
     compute_pids: set[int] = field(default_factory=set)
     ours: set[int] = field(default_factory=set)
 
@@ -174,7 +183,8 @@ class GpuWatch:
                 self.error = str(exc)
                 return
             for pid, stamp, sm in samples:
-                if stamp > self.last_seen_us or (pid, stamp) not in self.stamps:
+                if (pid, stamp) not in self.seen:  # a driver may return the last-seen sample again
+                    self.seen.add((pid, stamp))
                     self.sm_by_pid[pid] = self.sm_by_pid.get(pid, 0.0) + sm
                     self.stamps.add(stamp)
             self.last_seen_us = max([self.last_seen_us] + [stamp for _, stamp, _ in samples])
@@ -235,7 +245,8 @@ class Attributor:
         self.cpu.begin()
         for sensor in self.sensors:
             if hasattr(sensor, "process_samples"):
-                self.gpus += [GpuWatch(sensor, domain).begin() for domain in sensor.domains]
+                gpu = cast(GpuProcesses, sensor)
+                self.gpus += [GpuWatch(gpu, domain).begin() for domain in sensor.domains]
         self._next_poll = self.clock() + GPU_POLL_S
         if self.sessions is not None:
             self.sessions.enter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import sys
 
+from .cluster import measurement_for
 from .measurement import Measurement, validate_variable_name
 from .options import MeasureOptions
 from .report import status_for
@@ -42,7 +43,7 @@ class CellMeasurement:
     @classmethod
     def from_args(cls, shell, args) -> CellMeasurement:
         var = validate_variable_name(args.var) if args.var is not None else None
-        measurement = Measurement(MeasureOptions.from_namespace(args))
+        measurement = measurement_for(MeasureOptions.from_namespace(args))
         return cls(shell, measurement, quiet=args.quiet, plot=not args.no_plot, var=var)
 
     def start(self) -> None:
@@ -61,9 +62,13 @@ class CellMeasurement:
         try:
             if m.fallback_reason and not _announced_fallback and not self.quiet:
                 _announced_fallback = True
-                missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
-                _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
-                     "`%energy sensors` says how to enable one.")
+                if m.discovery is None:  # a cluster: some hosts have no sensor
+                    _say(f"{m.fallback_reason}: their numbers are an ESTIMATE (`lepton-lab sensors` on a host "
+                         "says how to enable one).")
+                else:
+                    missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
+                    _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
+                         "`%energy sensors` says how to enable one.")
             if frontend:
                 self._start_live_view()
         except BaseException:  # Ctrl-C here, say: stop the sampler and record nothing

@@ -45,7 +45,7 @@ def _cmd_sensors(args) -> int:
 
 
 def _cmd_measure(args) -> int:
-    from .measurement import Measurement
+    from .cluster import measurement_for
     from .options import MeasureOptions
 
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -55,7 +55,7 @@ def _cmd_measure(args) -> int:
         print(f"lepton-lab: command not found: {cmd[0]}", file=sys.stderr)
         return 127
     options = MeasureOptions.from_namespace(args, label=args.label or " ".join(cmd)[:80])
-    measurement = Measurement(options, cached_sensors=False)
+    measurement = measurement_for(options, cached_sensors=False)
     if measurement.options.baseline_s:
         print(f"lepton-lab: measuring idle power for {measurement.options.baseline_s:g} s", file=sys.stderr)
     measurement.start()

@@ -28,7 +28,7 @@ from . import spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
 from .report import EnergyReport
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ENV_VAR = "LEPTON_LAB_LEDGER"
 #: SQLite waits this long for another writer's lock before a save attempt gives up ...
 BUSY_TIMEOUT_S = 5.0
@@ -36,7 +36,7 @@ BUSY_TIMEOUT_S = 5.0
 SAVE_ATTEMPTS = 3
 HISTORY_COLUMNS = (
     "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
-    "status", "kind", "methods", "host", "view", "machine_energy_j", "process_energy_j",
+    "status", "kind", "methods", "host", "view", "machine_energy_j", "process_energy_j", "hosts",
 )
 #: Idle power is remembered from this many of the host's latest baselines (their median).
 REMEMBERED_BASELINES = 5
@@ -99,6 +99,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE measurements ADD COLUMN process_energy_j REAL",
         "UPDATE measurements SET view = 'machine', machine_energy_j = energy_j",
         "CREATE INDEX IF NOT EXISTS measurements_baselines ON measurements(host) WHERE net_energy_j IS NOT NULL",
+    ),
+    # Cluster measurements (--dask): how many hosts a row sums. Older rows measured one.
+    4: (
+        "ALTER TABLE measurements ADD COLUMN hosts INTEGER",
+        "UPDATE measurements SET hosts = 1",
     ),
 }
 
@@ -379,7 +384,8 @@ def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:
     data.pop("saved", None)
     row = (report.label, report.started_at, report.duration_s, report.energy_j, report.net_energy_j,
            report.mean_w, report.co2e_g, report.status, report.kind, report.methods, report.host,
-           report.view, report.machine_energy_j, report.process_energy_j, report.uid or None, json.dumps(data))
+           report.view, report.machine_energy_j, report.process_energy_j, report.host_count, report.uid or None,
+           json.dumps(data))
     return row, json.dumps(trace)
 
 

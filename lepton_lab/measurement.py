@@ -24,7 +24,7 @@ from .errors import InvalidInput, LeptonError
 from .options import MeasureOptions
 from .report import STATUSES, AttributionInfo, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import Sample, Sampler, SamplerResult
-from .sensors import ESTIMATED, Discovery, Sensor, discover
+from .sensors import ESTIMATED, Discovery, Sensor, discover, kinds
 
 if TYPE_CHECKING:
     from .ledger import Ledger  # imported when saving: opening the ledger is not free
@@ -40,13 +40,31 @@ def last_report() -> EnergyReport | None:
     return _last_report
 
 
+def remember(report: EnergyReport) -> None:
+    global _last_report
+    _last_report = report
+
+
+def keep_report(report: EnergyReport, save: bool, ledger: Ledger | None = None) -> list[str]:
+    """Store a finished report in the ledger (unless ``save`` is off); the warnings, if any."""
+    if not save:
+        report.saved = True  # not asked to save: nothing was lost
+        return []
+    from .ledger import Ledger
+
+    row_id, warning = (ledger or Ledger()).keep(report)
+    if row_id is not None:
+        report.id, report.saved = row_id, True
+    return [warning] if warning else []
+
+
 def validate_variable_name(name: str) -> str:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise InvalidInput(f"'{name}' is not a valid Python variable name: use e.g. --var energy_report")
     return name
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -99,7 +117,7 @@ class Measurement:
         self.attributor = Attributor(self.discovery.sensors, self.clock, ActiveSessions()).begin()
         if self.attributor.polls_gpus:
             self.sampler.subscribe(self.attributor.on_sample)
-        self._started_at = _now_iso()
+        self._started_at = now_iso()
         self.sampler.start()
         return self
 
@@ -123,9 +141,18 @@ class Measurement:
         if self.attributor is not None:
             self.attributor.end()
 
+    def live_description(self) -> tuple[list[str], str, str, str]:
+        """(lines, kind, note, source) for the live view: one line per domain, and what the numbers are."""
+        sensors = self._found.sensors
+        kind = kinds.combined(s.kind for s in sensors)
+        note = self.fallback_reason or ""
+        if not note and not kinds.is_measurement(kind):
+            note = next((n for s in sensors if not kinds.is_measurement(s.kind) for n in s.notes), "")
+        source = ", ".join(str(t) for s in sensors if (t := getattr(s, "trace", None)))  # replayed traces
+        return [d for s in sensors for d in s.domains], kind, note, source
+
     def stop(self, status: str = "ok", error: BaseException | None = None) -> EnergyReport:
         """Stop sampling, build the report, save it; safe to call twice (returns the same report)."""
-        global _last_report
         if self.report is not None:
             return self.report
         if status not in STATUSES:
@@ -136,21 +163,9 @@ class Measurement:
         finally:
             if self.attributor is not None:
                 self.attributor.end()
-        self._save(self.report)
-        _last_report = self.report
+        self.warnings.extend(keep_report(self.report, self.options.save, self.ledger))
+        remember(self.report)
         return self.report
-
-    def _save(self, report: EnergyReport) -> None:
-        if not self.options.save:
-            report.saved = True  # not asked to save: nothing was lost
-            return
-        from .ledger import Ledger
-
-        row_id, warning = (self.ledger or Ledger()).keep(report)
-        if row_id is not None:
-            report.id, report.saved = row_id, True
-        if warning:
-            self.warnings.append(warning)
 
     # -- report building ------------------------------------------------------------------
     def _build_report(self, result: SamplerResult, status: str, error: BaseException | None) -> EnergyReport:
@@ -186,7 +201,7 @@ class Measurement:
             interval_s=self._sampling.interval_s,
             notes=notes,
             warnings=warnings,
-            error=_describe_error(error),
+            error=describe_error(error),
             baseline_s=self.options.baseline_s or None,
             read_errors=result.read_errors,
             trace=_trace(result),
@@ -311,7 +326,7 @@ def _default_label() -> str:
     return "measurement " + datetime.now().strftime("%H:%M:%S")
 
 
-def _describe_error(error: BaseException | None) -> str | None:
+def describe_error(error: BaseException | None) -> str | None:
     if error is None:
         return None
     text = str(error).splitlines()[0] if str(error) else ""

@@ -27,6 +27,8 @@ from .sensors import parse_gpu_indices, parse_sensor_names, sensor_names
 
 MAX_BASELINE_S = 600.0
 MAX_LABEL_CHARS = 200
+#: What ``--dask`` given alone means: this kernel's default client.
+DASK_DEFAULT = "default"
 
 
 def validate_label(label: Any) -> str | None:
@@ -77,6 +79,24 @@ def validate_switch(name: str) -> Callable[[Any], bool]:
     return check
 
 
+def validate_dask(value: Any) -> Any:
+    """``--dask`` alone (the default client), a scheduler address, or a ``distributed.Client``."""
+    if value is None or value is False:
+        return None
+    if value is True or (isinstance(value, str) and value.strip() in ("", DASK_DEFAULT)):
+        return DASK_DEFAULT
+    if isinstance(value, str):
+        address = value.strip()
+        if " " in address or ":" not in address:
+            raise InvalidInput(f"--dask {value!r} is not a scheduler address: give e.g. --dask tcp://10.0.0.5:8786, "
+                               "or --dask alone for this kernel's client")
+        return address
+    if callable(getattr(value, "run", None)) and callable(getattr(value, "scheduler_info", None)):
+        return value
+    raise InvalidInput(f"dask={type(value).__name__} is not a Dask client: pass a distributed.Client, "
+                       "a scheduler address, or True for the default client")
+
+
 def validate_pue(value: Any) -> float | None:
     """None means $LEPTON_LAB_PUE or 1.0."""
     return None if value is None else carbon.validate_pue(value)
@@ -94,6 +114,7 @@ class Option:
     metavar: str
     attribute: str = ""  # the MeasureOptions field, when it carries a unit the keyword does not
     switch: bool = False  # an on/off flag that takes no value (``--charge-idle``)
+    bare: Any = None  # a flag whose value is optional: what it means given alone (``--dask``)
 
     @property
     def field_name(self) -> str:
@@ -129,6 +150,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("charge_idle", ("--charge-idle",), False,
            "with the process view, also charge an even part of the machine's idle energy (split among "
            "the measurements running on this machine)", validate_switch("charge_idle"), "", switch=True),
+    Option("dask", ("--dask",), None,
+           "measure every host of a Dask cluster, one sampler per host: alone, this kernel's default "
+           "client; or a scheduler address (tcp://HOST:8786)", validate_dask, "ADDRESS", bare=DASK_DEFAULT),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
@@ -138,6 +162,13 @@ CONFLICTS: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
      "--gpus picks GPUs of this machine and --replay plays a recorded one: use one of them"),
     (lambda v: v["replay"] is not None and bool(v["baseline_s"]),
      "--baseline measures this machine's idle power, which a replayed trace does not have: drop --baseline"),
+    (lambda v: v["dask"] is not None and v["gpus"] is not None,
+     "--gpus picks GPUs of this machine and --dask measures every GPU of every host: use one of them"),
+    (lambda v: v["dask"] is not None and v["replay"] is not None,
+     "--replay plays one recorded GPU and --dask measures a real cluster: use one of them"),
+    (lambda v: v["dask"] is not None and (v["attribute"] == "process" or v["charge_idle"] or bool(v["baseline_s"])),
+     "--dask counts every host's whole energy; --attribute process, --charge-idle and --baseline work on one "
+     "machine only: drop them"),
 )
 
 
@@ -186,5 +217,8 @@ def add_to_parser(add_argument: Callable[..., Any]) -> None:
     for option in OPTIONS:
         if option.switch:
             add_argument(*option.flags, dest=option.name, default=None, action="store_true", help=option.help)
+        elif option.bare is not None:
+            add_argument(*option.flags, dest=option.name, default=None, nargs="?", const=option.bare,
+                         metavar=option.metavar, help=option.help)
         else:
             add_argument(*option.flags, dest=option.name, default=None, metavar=option.metavar, help=option.help)

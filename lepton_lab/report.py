@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .widgets.static import StaticFigure
 
 STATUSES = ("ok", "error", "interrupted")
-SCHEMA = 2  # 2: attribution (machine and process energy per domain)
+SCHEMA = 3  # 2: attribution (machine and process energy per domain); 3: hosts (--dask)
 
 
 def status_for(error: BaseException | None) -> str:
@@ -120,6 +120,9 @@ class EnergyReport:
     uid: str = ""
     """Unique id of the measurement (a ledger stores each uid once)."""
     attribution: AttributionInfo | None = None
+    hosts: dict[str, dict[str, Any]] | None = None
+    """A cluster measurement (``--dask``): host id → energy_j, status (ok, lost, joined), methods,
+    workers. Its domains are then named ``HOST/DOMAIN``. None for one machine."""
     id: int | None = None
     saved: bool = False
 
@@ -137,6 +140,10 @@ class EnergyReport:
     def process_energy_j(self) -> float | None:
         """This kernel's share, where every domain could be attributed; else None."""
         return _sum_of_all([d.process_energy_j for d in self.domains.values()])
+
+    @property
+    def host_count(self) -> int:
+        return len(self.hosts) if self.hosts else 1
 
     @property
     def view(self) -> str:
@@ -162,8 +169,9 @@ class EnergyReport:
     def peak_w(self) -> float | None:
         """Peak of the summed trace (what the wall socket saw), else the sum of per-domain peaks."""
         powers: dict[str, list[float]] = self.trace.get("power_w") or {}
-        series = [powers[d] for d in self.domains if powers.get(d)]
-        if series and len(series) == len(self.domains):
+        names = list(powers) if self.hosts else list(self.domains)  # a cluster's trace has a line per host
+        series = [powers[d] for d in names if powers.get(d)]
+        if series and len(series) == len(names):
             length = min(len(s) for s in series)
             if length:
                 return max(sum(s[i] for s in series) for i in range(length))

@@ -67,8 +67,10 @@ def _summary(report) -> _Summary:
         carbon = "CO2e n/a (no carbon intensity)"
     else:
         carbon = f"CO2e {units.format_mass_g(report.co2e_g)} ({report.carbon.describe()})"
-    rows = []
-    for name, d in report.domains.items() if len(report.domains) > 1 else ():
+    rows = _host_rows(report) if report.hosts else []
+    if report.hosts:
+        view = f"{len(report.hosts)} host{'s' if len(report.hosts) > 1 else ''} of a Dask cluster"
+    for name, d in report.domains.items() if len(report.domains) > 1 and not report.hosts else ():
         rows.append((d.label or name, units.format_energy(d.energy_j), units.format_power(d.mean_w),
                      units.format_power(d.peak_w) if d.peak_w is not None else "n/a", d.method,
                      f"net {units.format_energy(d.net_energy_j)}" if d.net_energy_j is not None else ""))
@@ -79,6 +81,33 @@ def _summary(report) -> _Summary:
                     view, split, report.methods,
                     units.format_energy(report.energy_j), totals, net, carbon, rows, notes,
                     list(getattr(report, "warnings", [])), report.saved)
+
+
+#: Rows of the per-host table; beyond it the rest is summed into one row.
+TABLE_HOSTS = 10
+
+
+def _host_rows(report) -> list[tuple[str, str, str, str, str, str]]:
+    """One row per host of a cluster measurement, largest first, the smallest summed past TABLE_HOSTS."""
+    hosts = sorted(report.hosts.items(), key=lambda item: -item[1]["energy_j"])
+    duration = report.duration_s if report.duration_s > 0 else float("inf")
+
+    def row(name: str, energy: float, methods: str, peak: float | None = None) -> tuple[str, str, str, str, str, str]:
+        return (name, units.format_energy(energy), units.format_power(energy / duration),
+                units.format_power(peak) if peak is not None else "n/a", methods, "")
+
+    rows = []
+    for name, host in hosts[:TABLE_HOSTS - 1] if len(hosts) > TABLE_HOSTS else hosts:
+        workers = host.get("workers") or 0
+        label = f"{name} ({workers} worker{'s' if workers != 1 else ''})" if workers else f"{name} (this notebook)"
+        if host.get("status") in ("lost", "joined"):
+            label += f" · {host['status'].upper()}"
+        rows.append(row(label, host["energy_j"], ",".join(host.get("methods", [])), host.get("peak_w")))
+    rest = hosts[TABLE_HOSTS - 1:] if len(hosts) > TABLE_HOSTS else []
+    if rest:
+        rows.append(row(f"{len(rest)} other hosts", sum(h["energy_j"] for _, h in rest),
+                        ",".join(sorted({m for _, h in rest for m in h.get("methods", [])}))))
+    return rows
 
 
 def render_text(report) -> str:
@@ -120,7 +149,8 @@ def render_html(report) -> str:
             parts.append(f"<div>{esc(extra)}</div>")
     parts.append(f"<div>{esc(s.carbon)}</div>")
     if s.rows:
-        parts.append("<table style='margin-top:4px;font-size:12px'><tr><th align=left>domain</th><th>energy</th>"
+        first = "host" if report.hosts else "domain"
+        parts.append(f"<table style='margin-top:4px;font-size:12px'><tr><th align=left>{first}</th><th>energy</th>"
                      "<th>avg</th><th>peak</th><th>method</th></tr>")
         for label, energy, avg, peak, method, _ in s.rows:
             parts.append(f"<tr><td>{esc(label)}</td><td align=right>{esc(energy)}</td><td align=right>{esc(avg)}</td>"

@@ -51,7 +51,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     Ledger(tmp_path / "l.sqlite").save(make_report())
     with sqlite3.connect(tmp_path / "l.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def _writer(path, prefix, count):
@@ -215,6 +215,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_rows(tmp_path):
     assert [r["label"] for r in rows] == ["new", "old"]
     # A row older than attribution saw the whole machine: it says so, with its figure as the machine's.
     assert (rows[1]["view"], rows[1]["machine_energy_j"], rows[1]["process_energy_j"]) == ("machine", 2.0, None)
+    assert (rows[0]["hosts"], rows[1]["hosts"]) == (1, 1)  # one machine each, before and after --dask existed
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()

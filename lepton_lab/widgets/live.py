@@ -66,13 +66,7 @@ class LivePowerView:
 
     @classmethod
     def for_measurement(cls, measurement) -> LivePowerView:
-        sensors = measurement.discovery.sensors
-        domains = [d for s in sensors for d in s.domains]
-        kind = kinds.combined(s.kind for s in sensors)
-        note = measurement.fallback_reason or ""
-        if not note and not kinds.is_measurement(kind):
-            note = next((n for s in sensors if not kinds.is_measurement(s.kind) for n in s.notes), "")
-        source = ", ".join(s.trace for s in sensors if getattr(s, "trace", None))  # replayed traces
+        domains, kind, note, source = measurement.live_description()
         return cls(domains, kind=kind, note=note, label=measurement.options.label or "", source=source)
 
     # -- main thread ------------------------------------------------------------------------
