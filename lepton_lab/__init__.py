@@ -21,6 +21,7 @@ __all__ = [
     "measure",
     "measured",
     "sensor_summary",
+    "submit",
     "unload_ipython_extension",
 ]
 
@@ -36,6 +37,7 @@ _LAZY = {
     "measure": ".api",
     "measured": ".api",
     "sensor_summary": ".api",
+    "submit": ".board",
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import InvalidInput, LeptonError, require
 
-APPS = ("datacenter", "lifecycle", "carbon_aware")
+APPS = ("datacenter", "lifecycle", "carbon_aware", "leaderboard")
 DESCRIPTION = "Publish the what-if apps with Voila (sources stripped, localhost only unless --ip says otherwise)."
 DEFAULT_PORT = 8866  # Voila's own default
 

@@ -29,6 +29,11 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch, tmp_path):
     if path.stem.startswith("02_"):  # issue 12: the same dense model, measured twice, agrees with itself
         again = next(line for line in text.splitlines() if "dense model measured again" in line)
         assert "no measurable difference" in again, again
+    if path.stem.startswith("07_"):  # the verdict is computed, and quick mode says it is a smoke test
+        assert "verdict: " in text and "QUICK MODE" in text
+        assert any(word in text for word in ("reproduced", "can't tell", "no candidate kept the accuracy"))
+    if path.stem == "challenge":  # scored, submitted, and read back from the board
+        assert "submitted: " in text and "µJ/inference" in text and "rejected files" not in text
     if path.stem.startswith("01_"):  # the shared-machine section: a neighbour's load, this kernel's share
         assert "this kernel's share (asked for with --attribute process" in text
         assert "+attributed-cpu-time" in text

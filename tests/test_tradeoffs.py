@@ -560,3 +560,29 @@ def test_the_busy_note_is_a_measured_share_of_other_load():
     assert note is not None and "Other processes used" in note and "view: process" in note, note
     share = int(note.split("used ")[1].split("%")[0])
     assert share >= 40, note  # two busy threads on this machine's CPUs (two on the project's VM): most of it
+
+
+def test_the_claim_search_measures_pairs_and_confirms_the_winner_afresh(mlp):
+    """Lesson 07's search, tiny: every candidate in A B A B pairs with the baseline (the ledger shows
+    the order), the winner chosen among candidates that keep the accuracy, confirmed in new pairs."""
+    from lepton_lab.tradeoffs import claim
+
+    model, data = mlp
+    result = claim.search(model, data, sparsities=(0.0, 0.5), precisions=("fp32",), batch_sizes=(1, 32),
+                          repeats=2, confirm=2, target_s=0.05, finetune_epochs=0, show=False)
+    table = result.table
+    assert list(table["candidate"]) == ["0% pruned · fp32 · batch 32", "50% pruned · fp32 · batch 1",
+                                        "50% pruned · fp32 · batch 32"]
+    assert (table["pairs"] == 2).all() and table["pareto"].any()
+    assert (table["cut_low"] <= table["cut"]).all() and (table["cut"] <= table["cut_high"]).all()
+    labels = list(lepton_lab.history()["label"])[::-1]
+    assert labels[:4] == ["pair 1/2 · baseline", "pair 1/2 · 0% pruned · fp32 · batch 32",
+                          "pair 2/2 · baseline", "pair 2/2 · 0% pruned · fp32 · batch 32"]
+    assert labels[-4].startswith("confirm 1/2 · baseline") and len(labels) == 2 * 2 * 3 + 2 * 2
+    if result.best is not None:
+        eligible = table[table["eligible"]]
+        assert result.best["candidate"] == eligible.loc[eligible["cut"].idxmax(), "candidate"]
+        assert result.confirmed.pairs == 2 and result.verdict[0] in ("reproduced", "not reproduced", "can't tell")
+        lines = claim.describe(result)
+        assert lines[-2].startswith("verdict: ")
+        assert "ESTIMATED" in lines[-1] or "attributed" in lines[-1]  # no sensor here: never called measured

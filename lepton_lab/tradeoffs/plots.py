@@ -122,3 +122,27 @@ def note(text: str):
     from IPython.display import HTML
 
     return HTML(f"<p style='color:#e65100;margin:4px 0'>{html.escape(text)}</p>")
+
+
+def pareto_figure(table, energy: str = "uj_per_inference", accuracy: str = "accuracy", on: str = "pareto",
+                  eligible: str = "eligible", baseline: tuple[float, float] | None = None):
+    """Energy per inference against accuracy for every candidate: those that keep the accuracy,
+    those that do not, the frontier (no candidate is both cheaper and as accurate) as a dashed line,
+    and the baseline. A static SVG image (no widget needed)."""
+    from ..widgets.static import StaticFigure
+    from ..widgets.svg import img_tag, svg_scatter
+
+    tag = _kind_tag(table)
+    kept = table[table[eligible]] if eligible in table else table
+    lost = table[~table[eligible]] if eligible in table else table.iloc[0:0]
+    groups = {"keeps the accuracy": (list(kept[energy]), [100 * a for a in kept[accuracy]]),
+              "loses accuracy": (list(lost[energy]), [100 * a for a in lost[accuracy]])}
+    if baseline is not None:
+        groups["baseline"] = ([baseline[0]], [100 * baseline[1]])
+    front = table[table[on]] if on in table else table.iloc[0:0]
+    title = f"Energy per inference against accuracy, every candidate{tag}"
+    svg = svg_scatter(groups, title=title, x_label="µJ per inference", y_label="test accuracy (%)",
+                      line=(list(front[energy]), [100 * a for a in front[accuracy]]), line_label="Pareto frontier",
+                      colours=("#1565c0", "#bdbdbd", "#c62828"), warn=bool(tag))
+    return StaticFigure(img_tag(svg, f"{title}: {len(table)} candidates, {len(front)} on the frontier"),
+                        f"<figure: {len(table)} candidates, energy against accuracy>")

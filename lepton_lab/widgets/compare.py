@@ -107,7 +107,7 @@ class Comparison:
         """The table with units, styled inline (a widget's HTML gets none of the notebook's CSS)."""
         domains = domains_of(self.reports)
         head = ["measurement", "energy", "duration", "avg power", "CO2e", "kind", "status",
-                *(style.domain_label(d) for d in domains)]
+                *(html.escape(style.domain_label(d)) for d in domains)]
         rows = [[html.escape(label), units.format_energy(r.energy_j), units.format_duration(r.duration_s),
                  units.format_power(r.mean_w), units.format_mass_g(r.co2e_g), html.escape(r.kind),
                  html.escape(r.status),

@@ -271,3 +271,39 @@ def svg_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
             xs, ys = np.repeat(xs, 2)[1:], np.repeat(ys, 2)[:-1]
         parts.append(_polyline(frame.px(xs), frame.py(ys), colour, 1.6))
     return _svg(parts + _legend(rows, frame.bottom + 56), title, width, height, warn=warn)
+
+
+def svg_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, title: str, x_label: str,
+                y_label: str, line: tuple[Sequence[float], Sequence[float]] | None = None, line_label: str = "",
+                colours: Sequence[str] | None = None, width: int = _W, height: int = 340, warn: bool = False) -> str:
+    """Points by group (x from 0; y over its own range, e.g. an accuracy between 90 and 97 %), and
+    an optional line through some of them (a Pareto frontier), with a legend under the plot."""
+    palette = list(colours or ("#1565c0", "#9e9e9e", "#ef6c00", "#2e7d32"))
+    xs_all = [float(x) for xs, _ in groups.values() for x in xs]
+    ys_all = [float(y) for _, ys in groups.values() for y in ys]
+    x_top = scales.nice_ceiling(max(xs_all, default=1.0) * 1.05, floor=1e-9)
+    low, high = min(ys_all, default=0.0), max(ys_all, default=1.0)
+    pad = max((high - low) * 0.1, abs(high) * 1e-3, 1e-9)
+    span = scales.nice_ceiling(high - low + 2 * pad, floor=1e-9)
+    ticks = scales.nice_ticks(span)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else span
+    y_low = np.floor((low - pad) / step) * step
+    entries = [(label, palette[i % len(palette)], "box") for i, label in enumerate(groups)]
+    if line is not None:
+        entries.append((line_label, style.ENERGY_COLOUR, "dashed"))
+    rows = _legend_rows(entries, _MARGIN["left"], width - 8)
+    height += 18 * len(rows)
+    frame = _Frame(x_top, span, width, height, {**_MARGIN, "bottom": _MARGIN["bottom"] + 18 * len(rows)})
+    parts = [p for p in _axes(frame, x_label, y_label) if "text-anchor='end'" not in p]  # y ticks: redrawn below
+    for value in scales.nice_ticks(span):
+        y = float(frame.py(value))
+        parts.append(f"<text x='{frame.left - 9}' y='{y + 4:.1f}' text-anchor='end' {_TICK}>"
+                     f"{scales.format_tick(float(y_low + value))}</text>")
+    if line is not None and len(line[0]):
+        order = np.argsort(np.asarray(line[0], dtype=float))
+        lx, ly = np.asarray(line[0], dtype=float)[order], np.asarray(line[1], dtype=float)[order] - y_low
+        parts.append(_polyline(frame.px(lx), frame.py(ly), style.ENERGY_COLOUR, 1.5, "stroke-dasharray='5,3'"))
+    for (x, y), (_, colour, _) in zip(groups.values(), entries):
+        for px, py in zip(frame.px(np.asarray(x, dtype=float)), frame.py(np.asarray(y, dtype=float) - y_low)):
+            parts.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='4.5' fill='{colour}' fill-opacity='0.85'/>")
+    return _svg(parts + _legend(rows, frame.bottom + 56), title, width, height, warn=warn)

@@ -1,5 +1,5 @@
 """The what-if apps that Voila publishes (``widgets/NAME.ipynb``), one module per app, named like
-its notebook: :mod:`.datacenter`, :mod:`.lifecycle`, :mod:`.carbon_aware`. Display
+its notebook: :mod:`.datacenter`, :mod:`.lifecycle`, :mod:`.carbon_aware`, :mod:`.leaderboard`. Display
 ``Panel().widget``; the notebooks do ``from lepton_lab.widgets.panels import DatacenterPanel``.
 
 Each panel is controls on the left, numbers and a bqplot chart on the right, the assumptions
@@ -16,7 +16,8 @@ from __future__ import annotations
 from .base import Panel
 from .carbon_aware import CarbonAwarePanel
 from .datacenter import DatacenterPanel
+from .leaderboard import LeaderboardPanel
 from .lifecycle import LifecyclePanel
 from .report_picker import ReportPicker
 
-__all__ = ["CarbonAwarePanel", "DatacenterPanel", "LifecyclePanel", "Panel", "ReportPicker"]
+__all__ = ["CarbonAwarePanel", "DatacenterPanel", "LeaderboardPanel", "LifecyclePanel", "Panel", "ReportPicker"]

@@ -1,0 +1,122 @@
+"""The statistics behind a claim like "30 % less energy": interleaving, an interval, a frontier.
+
+Pure Python (no numpy needed), tested on synthetic data with known answers
+(``tests/test_stats.py``).
+
+- :func:`abab` orders repeated runs of a baseline A and a candidate B as A B A B ..., so that a
+  slow drift of the machine (temperature, clocks, other load) hits both alike; each A B is a pair.
+- :func:`cut_interval` gives the relative cut ``1 - B/A`` of the candidate's energy against the
+  baseline's, from those pairs, with a **studentized bootstrap** confidence interval of the mean
+  log ratio. Energies are positive and their noise multiplicative, so the log ratio is the natural
+  scale; studentizing keeps the coverage near its nominal level even with five pairs, where the
+  plain percentile bootstrap is too narrow (it covers ~85 % at n = 5, see the tests).
+- :func:`pareto_front` marks the candidates no other beats on both energy and accuracy.
+- :func:`verdict` turns an interval into the plain answer to "is the cut at least X?".
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+DEFAULT_RESAMPLES = 4000
+DEFAULT_LEVEL = 0.95
+
+
+def abab(repeats: int) -> list[str]:
+    """'A', 'B', 'A', 'B', ...: the order of ``repeats`` baseline/candidate pairs."""
+    if repeats < 1:
+        raise InvalidInput(f"repeats must be at least 1, got {repeats}")
+    return ["A", "B"] * repeats
+
+
+@dataclass(frozen=True)
+class CutInterval:
+    """The candidate's energy cut against the baseline (0.3 = 30 % less), with its interval."""
+
+    cut: float
+    low: float
+    high: float
+    level: float
+    pairs: int
+
+    def describe(self) -> str:
+        return (f"{self.cut:.1%} less energy ({self.level:.0%} interval {self.low:.1%} to {self.high:.1%}, "
+                f"{self.pairs} pairs)")
+
+
+def _mean_and_se(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(variance / n) if variance > 1e-24 else 0.0
+
+
+def cut_interval(baseline: Sequence[float], candidate: Sequence[float], level: float = DEFAULT_LEVEL,
+                 resamples: int = DEFAULT_RESAMPLES, seed: int | None = 0) -> CutInterval:
+    """The cut ``1 - candidate/baseline`` (geometric mean over pairs) and its bootstrap interval.
+
+    ``baseline[i]`` and ``candidate[i]`` are one pair (run one after the other). Needs at least two
+    pairs; with fewer than three the interval is wide, as it should be."""
+    if len(baseline) != len(candidate):
+        raise InvalidInput(f"{len(baseline)} baseline runs but {len(candidate)} candidate runs: give them in pairs")
+    if len(baseline) < 2:
+        raise InvalidInput("an interval needs at least 2 pairs of runs: repeat the measurement")
+    if not 0.5 < level < 1.0:
+        raise InvalidInput(f"level must be between 0.5 and 1 (0.95 for 95 %), got {level}")
+    if min(*baseline, *candidate) <= 0:
+        raise InvalidInput("energies must be positive")
+    logs = [math.log(c / b) for b, c in zip(baseline, candidate)]
+    n = len(logs)
+    mean, se = _mean_and_se(logs)
+    rng = random.Random(seed)
+    studentized: list[float] = []
+    for _ in range(resamples):
+        sample = [logs[int(rng.random() * n)] for _ in range(n)]
+        m, s = _mean_and_se(sample)
+        if s > 0:
+            studentized.append((m - mean) / s)
+    if se == 0 or not studentized:  # every pair gave the same ratio: nothing to spread
+        low_log = high_log = mean
+    else:
+        studentized.sort()
+        tail = (1 - level) / 2
+        upper_t = studentized[min(len(studentized) - 1, int((1 - tail) * len(studentized)))]
+        lower_t = studentized[int(tail * len(studentized))]
+        low_log, high_log = mean - upper_t * se, mean - lower_t * se
+    # A lower log ratio is a bigger cut: the interval's ends swap.
+    return CutInterval(cut=1 - math.exp(mean), low=1 - math.exp(high_log), high=1 - math.exp(low_log),
+                       level=level, pairs=n)
+
+
+def pareto_front(energy: Sequence[float], accuracy: Sequence[float]) -> list[bool]:
+    """For each candidate: is it on the frontier (no other has energy ≤ and accuracy ≥, one of
+    them strictly)? Identical candidates do not beat each other: both stay on it."""
+    if len(energy) != len(accuracy):
+        raise InvalidInput("energy and accuracy must have one value per candidate")
+    on = []
+    for i, (e, a) in enumerate(zip(energy, accuracy)):
+        beaten = any(e2 <= e and a2 >= a and (e2 < e or a2 > a)
+                     for j, (e2, a2) in enumerate(zip(energy, accuracy)) if j != i)
+        on.append(not beaten)
+    return on
+
+
+REPRODUCED, NOT_REPRODUCED, CANNOT_TELL = "reproduced", "not reproduced", "can't tell"
+
+
+def verdict(interval: CutInterval, target: float = 0.30) -> tuple[str, str]:
+    """(reproduced | not reproduced | can't tell, the sentence) for the claim "the cut is ≥ target"."""
+    claim = f"{target:.0%}"
+    if interval.low >= target:
+        return REPRODUCED, f"{claim} reproduced: even the low end of the interval ({interval.low:.1%}) reaches it"
+    if interval.high < target:
+        return NOT_REPRODUCED, (f"not reproduced: even the high end of the interval ({interval.high:.1%}) falls short "
+                                f"of {claim}")
+    return CANNOT_TELL, (f"can't tell: the interval ({interval.low:.1%} to {interval.high:.1%}) spans {claim}; "
+                         "more pairs would narrow it")
