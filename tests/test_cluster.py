@@ -139,6 +139,21 @@ def test_a_host_that_joins_mid_cell_is_measured_from_then(cluster, tmp_path):
     assert "node-c (1 worker) · JOINED" in str(report)
 
 
+def test_a_host_without_sensors_is_an_estimate_and_the_cell_says_so(cluster, tmp_path):
+    """A node with no readable sensor (an empty powercap root) estimates; the report's kind is
+    mixed and labelled, and that host's row says 'estimate'."""
+    client, workers = cluster
+    workers["w5"] = _worker(client.scheduler.address, "w5", "node-e", tmp_path / "no-sensor",
+                            tmp_path / "workers.sqlite")
+    client.wait_for_workers(4, timeout=30)
+    with lepton_lab.measure(label="mixed", dask=client) as block:
+        time.sleep(1.2)
+    report = block.report
+    assert report.hosts["node-e"]["methods"] == ["estimate"] and report.hosts["node-a"]["methods"] == ["rapl"]
+    assert report.kind == "partly estimated", report.kind
+    assert "PARTLY ESTIMATED, not a measurement" in str(report) and "node-e (1 worker)" in str(report), str(report)
+
+
 def test_interrupted_cell_stops_every_host_sampler(cluster):
     client, _ = cluster
     with pytest.raises(KeyboardInterrupt):
