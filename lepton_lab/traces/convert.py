@@ -108,7 +108,8 @@ def convert_h100(raw: Path, out: Path) -> list[str]:
                 "a median-of-runs curve, not one run",
                 "the number of requests or tokens each run served is not known: no energy per token or per "
                 "request can be drawn from it, nor can batch sizes be compared per unit of work",
-                "peaks reach 877 W, above the 700 W board limit: instant readings, short excursions are normal",
+                *([f"peaks reach {peak:.0f} W, above the H100's 700 W board limit: instant readings, short "
+                   "excursions are normal"] if (peak := max(w for _, w in rows)) > 700 else []),
             ],
             "rows": len(rows),
             "converted_by": "lepton_lab.traces.convert",
