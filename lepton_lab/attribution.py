@@ -374,9 +374,11 @@ class ActiveSessions:
             if not os.path.isdir(self.folder):
                 os.makedirs(self.folder, exist_ok=True)
                 os.chmod(self.folder, 0o1777)  # shared by every user, each deleting only their own
-            self._marker = os.path.join(self.folder, f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
-            with open(self._marker, "w") as handle:
+            marker = os.path.join(self.folder, f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
+            with open(marker + ".new", "w") as handle:  # renamed whole: a reader never sees it empty
                 handle.write(f"{self._start}")
+            os.replace(marker + ".new", marker)
+            self._marker = marker
         except OSError:
             self._marker = None  # not counted: the split stays right for everyone else
 
@@ -396,6 +398,8 @@ class ActiveSessions:
                 pid = int(name.split("-", 1)[0])
             except (OSError, ValueError):
                 continue  # being written, or not a marker
+            if not times or name.endswith(".new"):
+                continue
             started, ended = times[0], times[1] if len(times) > 1 else None
             stale = (ended is None and not _alive(pid)) or (ended is not None and now - ended > self.KEEP_FINISHED_S)
             if stale:  # tidy it if it is ours (the sticky folder refuses to delete others')

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -186,7 +187,9 @@ def test_gpu_share_follows_the_processes_sm_samples(one_gpu):
     assert report.attribution.other_load["gpu:0"] == pytest.approx(0.20, abs=0.03)
     assert gpu.energy_j == pytest.approx(0.75 * gpu.machine_j) and gpu.machine_j == pytest.approx(
         300 * report.duration_s, rel=0.1)
-    assert "20% of gpu:0's SM time" in str(report).splitlines()[0]
+    first = str(report).splitlines()[0]
+    other = re.search(r"this kernel's share \((\d+)% of gpu:0's SM time\)", first)
+    assert other and 17 <= int(other.group(1)) <= 23, first  # as other_load: samples counted over the window
 
 
 def test_a_child_process_on_the_gpu_is_this_kernels(one_gpu):

@@ -101,7 +101,9 @@ class LivePowerView:
             # From here on the sampler thread leaves the widgets alone (on_sample returns at once),
             # and a push it was making has ended: it held this lock.
             self._finished = True
-        t, power, energy = traces.decimate_trace(report.trace, self.domains, report.energy_j, self.max_points)
+        # The power lines are the machine's: so is the energy line under them (in every view).
+        t, power, energy = traces.decimate_trace(report.trace, self.domains, report.machine_energy_j,
+                                                 self.max_points)
         try:  # the widgets' final state, the whole trace: the last update the front end gets
             self.figure.set_data(t, power, energy)
         except Exception:  # the static figure below is what is shown: it must not be lost to this

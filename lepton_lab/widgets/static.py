@@ -54,8 +54,10 @@ class StaticFigure:
 
 def report_figure(report, max_points: int = MAX_POINTS) -> StaticFigure:
     """The power trace of a finished report (SVG image + summary); ``.widget`` for a bqplot one."""
-    domains = list(report.domains)
-    t, power, energy = decimate_trace(report.trace, domains, report.energy_j, max_points)
+    # A cluster's trace has a line per host; in the process view the trace (and so its energy
+    # line) is still the whole machine's, as its power lines are.
+    domains = list(report.trace.get("power_w") or {}) if report.hosts else list(report.domains)
+    t, power, energy = decimate_trace(report.trace, domains, report.machine_energy_j, max_points)
 
     def build_widget():
         from . import interactive
