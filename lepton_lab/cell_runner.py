@@ -99,6 +99,13 @@ class CellMeasurement:
         if self._finished:
             return
         self._finished = True
+        # What the kernel does as a cell ends: stdout, then stderr. Without it, a cell that wrote to
+        # both could see their flush timers fire during the work below, stderr's first.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
         if self.clears is not None:
             self.clears.close()
         try:
