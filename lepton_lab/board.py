@@ -69,10 +69,6 @@ class Submission:
         return self.accuracy >= self.accuracy_floor
 
     @property
-    def is_measurement(self) -> bool:
-        return kinds.is_measurement(self.kind) and self.view == "machine"
-
-    @property
     def group(self) -> str:
         """'measured', or what else the figure is (estimated, replayed, attributed)."""
         if not kinds.is_measurement(self.kind):

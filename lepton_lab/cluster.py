@@ -124,6 +124,11 @@ def host_start(token: str, options: dict) -> dict:
     with _RUNS_LOCK:
         _RUNS[token] = _HostRun(measurement, time.monotonic())
     _ensure_watchdog()
+    return _describe(measurement)
+
+
+def _describe(measurement: Any) -> dict:
+    """What a host's started measurement reads, for the notebook: its sensors, kind, fallback."""
     sensors = measurement.discovery.sensors if measurement.discovery else []
     return {"host": host_id(), "sensors": [s.name for s in sensors],
             "domains": [d for s in sensors for d in s.domains],
@@ -198,6 +203,7 @@ class HostState:
     """The elected worker's address; None for the notebook's own host, measured in-process."""
     workers: int
     joined_s: float | None = None
+    """Seconds into the cell when a host that joined began to be measured."""
     status: str = "ok"
     info: dict = field(default_factory=dict)
     energy_j: dict[str, float] = field(default_factory=dict)
@@ -332,10 +338,7 @@ class ClusterMeasurement:
         self.local = Measurement(MeasureOptions.from_user(sensors=self.options.sensors,
                                                           interval=self.options.interval_s,
                                                           attribute="machine", save=False)).start()
-        sensors = self.local.discovery.sensors
-        local.info = {"host": local.host, "sensors": [s.name for s in sensors],
-                      "kind": kinds.combined(s.kind for s in sensors), "fallback": self.local.fallback_reason,
-                      "notebook": True}
+        local.info = {**_describe(self.local), "notebook": True}
         self.hosts[local.host] = local
 
     def _stop_hosts(self, status: str) -> dict[str, dict]:
@@ -414,10 +417,13 @@ class ClusterMeasurement:
                 if host.worker is not None:
                     host.workers += 1
                 continue
-            state = HostState(identity["host"], worker, 1, joined_s=self.clock() - self._t0, status="joined")
+            state = HostState(identity["host"], worker, 1, status="joined")
             self.hosts[state.host] = state
             joined.append(state)
         self._start_hosts(joined)
+        started = self.clock() - self._t0  # its sampler runs from here: what its energy covers
+        for state in joined:
+            state.joined_s = started
 
     def _others_line(self) -> str:
         return f"{len(self.hosts) - (LIVE_HOSTS - 1)} other hosts"

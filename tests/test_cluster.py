@@ -122,19 +122,20 @@ def test_a_host_that_dies_mid_cell_keeps_what_it_had_read(cluster):
 def test_a_host_that_joins_mid_cell_is_measured_from_then(cluster, tmp_path):
     client, workers = cluster
     address = client.scheduler.address
+    began = time.monotonic()
     with lepton_lab.measure(label="joined", dask=client) as block:
         time.sleep(0.5)
         # A new node (its own host id) that happens to read node-b's 35 W tree.
         workers["w4"] = _worker(address, "w4", "node-c", tmp_path / "node-b", tmp_path / "workers.sqlite")
         client.wait_for_workers(4, timeout=30)
-        joined_at = time.monotonic()
+        joined_at = time.monotonic() - began
         time.sleep(2.5)
-        left = time.monotonic()
     report = block.report
     joined = report.hosts["node-c"]
-    assert joined["status"] == "joined" and joined["joined_s"] > 0.5, report.hosts
-    # Measured from when lepton_lab saw it (within a poll of its arrival) to the end of the cell.
-    assert 35.0 * (left - joined_at - 0.3) <= joined["energy_j"] <= 35.0 * (left - joined_at + 0.7), joined
+    assert joined["status"] == "joined", report.hosts
+    # Seen within a few polls of its arrival, then measured from that moment to the end of the cell.
+    assert joined_at - 0.2 <= joined["joined_s"] <= joined_at + 2.0, (joined_at, joined)
+    assert joined["energy_j"] == pytest.approx(35.0 * (report.duration_s - joined["joined_s"]), rel=0.1), joined
     assert any("1 host(s) joined during the cell (node-c)" in w for w in report.warnings), report.warnings
     assert "node-c (1 worker) · JOINED" in str(report)
 

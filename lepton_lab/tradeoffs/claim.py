@@ -133,17 +133,11 @@ def _pairs(sweep, baseline: Setting, candidate: Setting, repeats: int, target_s:
     for i, who in enumerate(abab(repeats)):
         setting = baseline if who == "A" else candidate
         label = f"{stage} {i // 2 + 1}/{repeats} · {'baseline' if who == 'A' else candidate.label}"
-        with setting.context() if setting.context else _nothing():
+        with setting.around():
             row = measure_inference(sweep, label, setting.params, setting.model, setting.inputs,
                                     setting.batch_size, target_s, setting.precision)
         rows.append({**row, "who": who, "pair": i // 2})
     return rows
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def _split(rows: list[dict]) -> tuple[list[float], list[float]]:

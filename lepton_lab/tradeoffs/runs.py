@@ -43,6 +43,10 @@ class Setting:
     extra: dict = field(default_factory=dict)
     """Columns measured once, outside the energy window (accuracy, model size, ...)."""
 
+    def around(self):
+        """What to run this setting inside: its context, or nothing."""
+        return self.context() if self.context else contextlib.nullcontext()
+
 
 def rounds_for(rounds: int | None = None) -> int:
     if rounds is not None:
@@ -109,14 +113,14 @@ def _to_view(row: dict, view: str) -> dict:
 
 def warm_up(setting: Setting, target_s: float) -> None:
     """Run a setting once as it will be measured, for ``target_s``, without measuring it."""
-    with setting.context() if setting.context else contextlib.nullcontext():
+    with setting.around():
         chunk = batches_for(setting.model, setting.inputs, setting.batch_size, target_s / 20, setting.precision)
         run_for(setting.model, setting.inputs, setting.batch_size, target_s, chunk, setting.precision)
 
 
 def _measure_once(sweep, setting: Setting, round_index: int, rounds: int, target_s: float) -> dict:
     label = setting.label if rounds == 1 else f"{setting.label} ({round_index + 1}/{rounds})"
-    with setting.context() if setting.context else contextlib.nullcontext():
+    with setting.around():
         return measure_inference(sweep, label, setting.params, setting.model, setting.inputs,
                                  setting.batch_size, target_s, setting.precision)
 
