@@ -372,9 +372,9 @@ class ClusterMeasurement:
                 continue
 
     def _poll_once(self) -> None:
-        self._adopt_new_workers()
+        alive = self._alive_workers()  # one scheduler round trip per poll, for arrivals and losses alike
+        self._adopt_new_workers(alive)
         remote = {h.worker: h for h in self.hosts.values() if h.worker and h.status != "lost"}
-        alive = self._alive_workers()
         for worker, host in remote.items():
             if alive is not None and worker not in alive:
                 host.status = "lost"
@@ -399,8 +399,7 @@ class ClusterMeasurement:
         if answer["samples"]:
             host.power_w = sum(answer["samples"][-1][1].values())
 
-    def _adopt_new_workers(self) -> None:
-        alive = self._alive_workers()
+    def _adopt_new_workers(self, alive: set[str] | None) -> None:
         if alive is None:
             return
         new = [w for w in alive if w not in self._seen_workers]
