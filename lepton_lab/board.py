@@ -44,6 +44,7 @@ TRACE_TOLERANCE = 0.20
 EXACT = 1e-6
 #: Files larger than this are not read (a board is a folder anyone in the room can write to).
 MAX_FILE_BYTES = 2_000_000
+TOO_LARGE = f"larger than {MAX_FILE_BYTES // 1_000_000} MB"
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def check_bytes(content: bytes | bytearray | memoryview, path: str = "") -> Subm
     otherwise. Never raises for what a file holds."""
     try:
         if len(content) > MAX_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            raise ValueError(TOO_LARGE)
         return check(json.loads(bytes(content).decode("utf-8")), path)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejected(path, f"not readable JSON ({type(exc).__name__})")
@@ -266,7 +267,7 @@ def read_board(board: str | os.PathLike[str] | None = None) -> Board:
     for path in paths:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:  # do not even read it
-                checked: Submission | Rejected = Rejected(str(path), f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
+                checked: Submission | Rejected = Rejected(str(path), TOO_LARGE)
             else:
                 checked = check_bytes(path.read_bytes(), str(path))
         except OSError as exc:

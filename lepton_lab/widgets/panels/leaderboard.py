@@ -134,7 +134,7 @@ class FolderReader:
             if cached and cached[:2] == (mtime_ns, size):
                 result = cached[2]
             elif size > board_mod.MAX_FILE_BYTES:
-                result = Rejected(path, f"larger than {board_mod.MAX_FILE_BYTES // 1_000_000} MB")
+                result = Rejected(path, board_mod.TOO_LARGE)
             else:
                 try:
                     result = check_bytes((folder / name).read_bytes(), path)
