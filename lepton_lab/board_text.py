@@ -29,8 +29,8 @@ def shown(text: object, limit: int, normalize: bool = True) -> str:
     for char in normal:
         category = unicodedata.category(char)
         if category in HIDDEN_CATEGORIES:
-            # a control between two words (a tab, a newline) still separates them
-            kept.append(" " if category in ("Cc", "Zl", "Zp") else "")
+            # a control that spaces words (a tab, a newline) still separates them; ESC and the rest go
+            kept.append(" " if char.isspace() else "")
             continue
         marks = marks + 1 if category.startswith("M") else 0
         if marks <= MAX_MARKS:
