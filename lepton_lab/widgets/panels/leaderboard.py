@@ -268,7 +268,7 @@ class LeaderboardPanel(Panel):
         # no icon: icon fonts come from a CDN, and the apps load nothing from other hosts
         self.reload = W.Button(description="↻", tooltip="Look at the folder now", layout=W.Layout(flex="0 0 36px"))
         self.upload = W.FileUpload(accept=".json,application/json", multiple=True,
-                                   description="Upload submission .json", layout=W.Layout(width="auto"),
+                                   description="Upload submission .json", icon="", layout=W.Layout(width="auto"),
                                    tooltip="Files written by lepton_lab.board.submit()")
         self.forget = W.Button(description="Forget uploaded files", layout=W.Layout(width="auto"))
         self.folder.observe(self._changed, names="value")
