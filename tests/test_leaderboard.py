@@ -168,7 +168,7 @@ def test_the_floor_is_the_boards_and_a_submissions_own_floor_is_only_shown(tmp_p
     found = sections(panel)
     assert who(found["measured"]) == ["Ada"] and who(found["below-floor"]) == ["Low", "Mid"]
     widget = panel.widget_of("floor_pct")
-    assert widget.value == 90.0 and widget.disabled and "fixed by the board" in panel.floor_note.value
+    assert widget.value == 90.0 and widget.disabled and "Fixed by the instructor" in panel.floor_note.value
     browser_update(widget, disabled=False, value=0.0)  # forged: the file still rules
     assert widget.value == 90.0 and who(sections(panel)["measured"]) == ["Ada"]
 
