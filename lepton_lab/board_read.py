@@ -38,6 +38,7 @@ MAX_ENTRIES = 20_000
 MAX_READ_BYTES = 200_000_000
 #: The board's accuracy floor: a share between 0 and 1 (e.g. ``0.955``), alone in the file.
 FLOOR_FILE = "accuracy-floor.txt"
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO named as the board: ENOTDIR
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 #: What an entry is, when it is not a regular file.
 NOT_A_FILE = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link",
@@ -161,7 +162,7 @@ class BoardReader:
     def read(self, folder: Path, found: Scan | None = None, dir_fd: int | None = None) -> Board:
         """Every candidate file checked, each at most once per change; ``found`` from :func:`scan`."""
         own_fd = dir_fd is None
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if dir_fd is None else dir_fd
+        fd = os.open(folder, DIR_FLAGS) if dir_fd is None else dir_fd
         try:
             found = found or scan(fd)
             if str(folder) != self._folder:

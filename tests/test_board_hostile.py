@@ -128,6 +128,12 @@ def test_fifos_devices_links_sockets_and_big_files_are_rejected_without_stalling
     assert ranked_names(folder) == {"Ada", "Bo"}
 
 
+def test_a_board_folder_that_is_a_fifo_is_a_one_line_error(tmp_path):
+    os.mkfifo(tmp_path / "board")
+    with pytest.raises(lepton_lab.errors.InvalidInput, match="cannot read the board"):
+        board.read_board(tmp_path / "board")
+
+
 def test_a_fifo_swapped_in_after_the_look_neither_blocks_nor_is_read(tmp_path, reports):
     """The race: an entry that was a regular file when listed is a FIFO when opened."""
     from lepton_lab.board_read import BoardReader, scan
@@ -335,6 +341,9 @@ def test_the_folder_field_is_confined_and_tells_nothing_about_other_paths(tmp_pa
         assert panel.folder.value == str(folder)
         assert {s.participant for group in panel.ranking.groups.values() for s in group} == {"Ada", "Bo"}
     assert len(messages) == 1  # the same words for every probe: existing or not, file or folder
+    os.mkfifo(folder / "pipe")
+    panel.folder.value = "pipe"  # inside the root, not a folder: refused without blocking
+    assert "cannot read the board folder there" in panel.message.value
     panel.folder.value = "day2"  # inside the root: allowed
     assert {s.participant for group in panel.ranking.groups.values() for s in group} == {"Day2"}
 

@@ -80,7 +80,7 @@ def confine(root: Path, text: str) -> Path | None:
 def open_confined(folder: Path, root: Path) -> int:
     """The folder opened, checked to be inside the root once open (a folder swapped for a link
     between the check and the open is refused); OSError otherwise."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         opened = os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else str(folder)
     except OSError:
