@@ -356,3 +356,44 @@ def test_without_a_board_root_the_field_is_read_only(monkeypatch, tmp_path):
     assert panel.folder.disabled and panel.folder.value == ""
     panel.folder.value = str(tmp_path)  # forged
     assert panel.folder.value == "" and "start the app with $LEPTON_LAB_BOARD set" in panel.message.value
+
+
+# -- 5. anything else a forger may type ---------------------------------------------------------
+
+def _paths(value, prefix=()):
+    """Every leaf of a parsed submission, as a path of keys and indices (traces: first items only)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:2]):
+            yield from _paths(v, (*prefix, i))
+    else:
+        yield prefix
+
+
+def test_any_one_value_replaced_by_anything_is_checked_never_raised(tmp_path, reports):
+    """Fuzz (hypothesis): one leaf of a real submission replaced by any JSON value never makes
+    the checker raise, and a changed number is never ranked at a different µJ."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    source = real(reports["share"], tmp_path / "board", "Fuzz")
+    original = json.loads(source.read_text())
+    leaves = list(_paths(original))
+    values = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
+                       st.floats(allow_nan=False), st.text(max_size=20), st.lists(st.integers(), max_size=3),
+                       st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+    @given(st.sampled_from(leaves), values)
+    def one_edit(path, value):
+        data = json.loads(json.dumps(original))
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        result = board.check_bytes(json.dumps(data).encode())
+        if isinstance(result, board.Submission):
+            assert result.uj_per_inference == original["uj_per_inference"] or path[0] == "uj_per_inference"
+
+    one_edit()
