@@ -5,88 +5,48 @@ JupyterHub, or a local one), atomically: it is written beside its final name and
 reader never sees half a file and thirty participants submitting at once lose nothing (each file
 has its own name).
 
-``read_board()`` checks every file. A file that is not a submission, or whose summary disagrees
-with its own measurement (the energy is not the integral of its power trace, the µJ per inference
-is not the energy over the inferences, the report's own energy differs), is listed as rejected
-with the reason; a board never fails because of one file. The checks catch a number edited by
-hand, not a determined forger, who can rewrite the trace as well: a workshop board, not an audit.
+``read_board()`` reads the folder safely (:mod:`lepton_lab.board_read`: regular files only, never
+blocking, bounded) and checks every file against its own measurement and against physics
+(:mod:`lepton_lab.board_checks`). A file that fails is listed as rejected with the reason; a
+board never fails because of one file. Names and numbers are shown as they will be read
+(:mod:`lepton_lab.board_text`).
 
-``rank()`` orders what passed: submissions below the accuracy floor are set apart, and results
-that are not measurements (estimated, replayed, attributed on a shared machine) are ranked in
-their own group, never mixed with measured ones.
+``rank()`` orders what passed: submissions below the board's accuracy floor (set once by the
+instructor: :func:`set_floor`, or the leaderboard app) are set apart, and results that are not
+measurements (estimated, replayed, attributed on a shared machine) are ranked in their own group,
+never mixed with measured ones.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import board_text
+from .board_checks import (
+    FORMAT,
+    MAX_NAME_CHARS,
+    MAX_NOTES_CHARS,
+    Rejected,
+    Submission,
+    check,
+    trace_energy_j,
+)
+from .board_read import FLOOR_FILE, MAX_FILE_BYTES, TOO_LARGE, Board, BoardReader, check_bytes
 from .errors import InvalidInput
 from .report import EnergyReport
-from .sensors import kinds
 
-FORMAT = "lepton_lab-submission/1"
 BOARD_ENV = "LEPTON_LAB_BOARD"
-MAX_NAME_CHARS = 80
-MAX_NOTES_CHARS = 500
-#: The trace's integral and the report's energy may differ this much (relative) before a
-#: submission is rejected: sampled power misses the edges of a run and the counters' steps.
-TRACE_TOLERANCE = 0.20
-#: Figures written from one another must agree this closely (rounding only).
-EXACT = 1e-6
-#: Files larger than this are not read (a board is a folder anyone in the room can write to).
-MAX_FILE_BYTES = 2_000_000
-TOO_LARGE = f"larger than {MAX_FILE_BYTES // 1_000_000} MB"
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One checked submission."""
-
-    path: str
-    participant: str
-    label: str
-    notes: str
-    accuracy: float
-    accuracy_floor: float
-    inferences: int
-    uj_per_inference: float
-    energy_j: float
-    kind: str
-    view: str
-    machine: str
-    submitted_at: str
-
-    @property
-    def meets_floor(self) -> bool:
-        return self.accuracy >= self.accuracy_floor
-
-    @property
-    def group(self) -> str:
-        """'measured', or what else the figure is (estimated, replayed, attributed)."""
-        if not kinds.is_measurement(self.kind):
-            return self.kind
-        return "measured" if self.view == "machine" else "attributed"
-
-
-@dataclass(frozen=True)
-class Rejected:
-    path: str
-    reason: str
-
-
-@dataclass
-class Board:
-    submissions: list[Submission] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
+__all__ = ["BOARD_ENV", "FLOOR_FILE", "FORMAT", "MAX_FILE_BYTES", "TOO_LARGE", "Board", "Ranking", "Rejected",
+           "Submission", "board_path", "check", "check_bytes", "rank", "read_board", "set_floor", "submit",
+           "trace_energy_j"]
 
 
 def board_path(board: str | os.PathLike[str] | None = None) -> Path:
@@ -102,11 +62,11 @@ def _slug(text: str) -> str:
 
 
 def _clean_text(value: Any, what: str, limit: int, required: bool = False) -> str:
-    text = "" if value is None else str(value).strip()
+    text = board_text.shown(value, limit + 1)  # as the board will show it: no controls, no bidi tricks
     if required and not text:
         raise InvalidInput(f"{what} is empty: give your name or team, e.g. participant='Ada'")
     if len(text) > limit:
-        raise InvalidInput(f"{what} is {len(text)} characters long: keep it under {limit}")
+        raise InvalidInput(f"{what} is over {limit} characters long: keep it under {limit}")
     return text
 
 
@@ -172,111 +132,32 @@ def submit(report: EnergyReport, board: str | os.PathLike[str] | None = None, *,
 
 
 # -- reading -----------------------------------------------------------------------------------
-def trace_energy_j(trace: dict[str, Any]) -> float | None:
-    """The integral of a report's power trace over every domain, or None without samples.
-
-    A sample's watts are the mean since the sample before (the first: since the start, t = 0),
-    as the sampler derives them from its counters; so each is held over the interval it ends."""
-    times = trace.get("t_s") or []
-    powers = trace.get("power_w") or {}
-    if not times or not powers:
-        return None
-    steps = [b - a for a, b in zip([0.0, *times[:-1]], times)]
-    total = 0.0
-    for series in powers.values():
-        if len(series) != len(times):
-            raise ValueError("a power series and the times differ in length")
-        total += sum(step * watts for step, watts in zip(steps, series))
-    return total
-
-
-def _finite(data: dict[str, Any], key: str) -> float:
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{key} is not a number")
-    return float(value)
-
-
-def check(data: Any, path: str = "") -> Submission:
-    """A checked submission from a parsed file; ValueError saying what is wrong otherwise."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError("not a lepton_lab submission")
-    try:
-        accuracy, floor = _finite(data, "accuracy"), _finite(data, "accuracy_floor")
-        energy, uj = _finite(data, "energy_j"), _finite(data, "uj_per_inference")
-        inferences = data["inferences"]
-        participant = str(data["participant"])[:MAX_NAME_CHARS]
-    except KeyError as exc:
-        raise ValueError(f"missing {exc.args[0]}") from None
-    if isinstance(inferences, bool) or not isinstance(inferences, int) or inferences < 1:
-        raise ValueError("inferences is not a positive whole number")
-    if not (0.0 <= accuracy <= 1.0 and 0.0 <= floor <= 1.0):
-        raise ValueError("accuracy is not between 0 and 1")
-    if energy <= 0:
-        raise ValueError("energy is not positive")
-    try:
-        report = EnergyReport.from_dict(data["report"])
-    except (InvalidInput, KeyError, TypeError) as exc:
-        raise ValueError(f"its report is unreadable ({str(exc)[:80]})") from None
-    if abs(report.energy_j - energy) > EXACT * energy:
-        raise ValueError(f"energy {energy:.4g} J is not its report's {report.energy_j:.4g} J (edited?)")
-    if abs(uj - energy * 1e6 / inferences) > EXACT * uj:
-        raise ValueError(f"µJ/inference {uj:.4g} is not energy ÷ inferences ({energy * 1e6 / inferences:.4g}) "
-                         "(edited?)")
-    try:
-        integral = trace_energy_j(report.trace)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"its power trace is unreadable ({exc})") from None
-    if integral is None:
-        raise ValueError("its power trace is too short to check (measure a longer scoring run)")
-    machine = report.machine_energy_j
-    if abs(integral - machine) > TRACE_TOLERANCE * machine:
-        raise ValueError(f"its power trace integrates to {integral:.4g} J, not the {machine:.4g} J it reports "
-                         "(edited?)")
-    return Submission(
-        path=path, participant=participant or "anonymous", label=str(data.get("label") or "")[:200],
-        notes=str(data.get("notes") or "")[:MAX_NOTES_CHARS], accuracy=accuracy, accuracy_floor=floor,
-        inferences=inferences, uj_per_inference=uj, energy_j=energy, kind=report.kind, view=report.view,
-        machine=str(data.get("machine") or report.host)[:120], submitted_at=str(data.get("submitted_at") or ""),
-    )
-
-
-def check_bytes(content: bytes | bytearray | memoryview, path: str = "") -> Submission | Rejected:
-    """A file's bytes (from a board folder or an upload) checked; a Rejected with the reason
-    otherwise. Never raises for what a file holds."""
-    try:
-        if len(content) > MAX_FILE_BYTES:
-            raise ValueError(TOO_LARGE)
-        return check(json.loads(bytes(content).decode("utf-8")), path)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Rejected(path, f"not readable JSON ({type(exc).__name__})")
-    except (ValueError, RecursionError) as exc:
-        return Rejected(path, str(exc) or type(exc).__name__)
-    except (TypeError, AttributeError, KeyError, IndexError) as exc:  # a string where a number goes, say
-        return Rejected(path, f"not a valid submission ({type(exc).__name__})")
-
-
 def read_board(board: str | os.PathLike[str] | None = None) -> Board:
-    """Every submission in the folder, checked; never raises for a bad file (it is rejected)."""
+    """Every submission in the folder, checked, and the board's floor; never raises for a bad
+    file (it is rejected), never blocks on one, and reads a bounded amount."""
     folder = board_path(board)
-    result = Board()
     try:
-        paths = sorted(p for p in folder.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
+        return BoardReader().read(folder)
     except OSError as exc:
         raise InvalidInput(f"cannot read the board {folder} ({exc.strerror}): check the path") from None
-    for path in paths:
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:  # do not even read it
-                checked: Submission | Rejected = Rejected(str(path), TOO_LARGE)
-            else:
-                checked = check_bytes(path.read_bytes(), str(path))
-        except OSError as exc:
-            checked = Rejected(str(path), f"not readable ({exc.strerror})")
-        if isinstance(checked, Submission):
-            result.submissions.append(checked)
-        else:
-            result.rejected.append(checked)
-    return result
+
+
+def set_floor(floor: float, board: str | os.PathLike[str] | None = None) -> Path:
+    """Set the board's accuracy floor (a share, 0.955 for 95.5 %), once: the instructor's call.
+    Submissions' own floors are informational; this one ranks. To change it, delete the file."""
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= float(floor) <= 1.0:
+        raise InvalidInput(f"the floor must be a share between 0 and 1 (0.955 for 95.5 %), got {floor!r}")
+    target = board_path(board) / FLOOR_FILE
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        raise InvalidInput(f"the board's floor is already set in {target}: delete that file to set another") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {target} ({exc.strerror}): check the board folder exists and is yours")\
+            from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(f"{float(floor)!r}\n")
+    return target
 
 
 @dataclass(frozen=True)
@@ -285,17 +166,22 @@ class Ranking:
 
     groups: dict[str, list[Submission]]
     below_floor: list[Submission]
+    floor: float = 0.0
+    """The board's accuracy floor the ranking used."""
 
 
-def rank(submissions: list[Submission], best_per_participant: bool = True) -> Ranking:
-    """Rank by µJ per inference among submissions at or above their accuracy floor; measured
-    results and the others (estimated, replayed, attributed) in separate groups."""
-    eligible = [s for s in submissions if s.meets_floor]
-    below = sorted((s for s in submissions if not s.meets_floor), key=lambda s: s.participant.lower())
+def rank(submissions: list[Submission], floor: float | None = None, best_per_participant: bool = True) -> Ranking:
+    """Rank by µJ per inference among submissions at or above the board's ``floor`` (a share;
+    None or 0: every submission); measured results and the others (estimated, replayed,
+    attributed) in separate groups. A submission's own declared floor does not count. Names
+    that read the same (:func:`lepton_lab.board_text.name_key`) are one participant."""
+    floor = floor or 0.0
+    eligible = [s for s in submissions if s.accuracy >= floor]
+    below = sorted((s for s in submissions if s.accuracy < floor), key=lambda s: s.key)
     if best_per_participant:
         best: dict[tuple[str, str], Submission] = {}
         for s in eligible:
-            key = (s.participant.lower(), s.group)
+            key = (s.key, s.group)
             if key not in best or s.uj_per_inference < best[key].uj_per_inference:
                 best[key] = s
         eligible = list(best.values())
@@ -303,4 +189,4 @@ def rank(submissions: list[Submission], best_per_participant: bool = True) -> Ra
     for s in sorted(eligible, key=lambda s: (s.uj_per_inference, s.submitted_at)):
         groups.setdefault(s.group, []).append(s)
     ordered = dict(sorted(groups.items(), key=lambda item: (item[0] != "measured", item[0])))
-    return Ranking(ordered, below)
+    return Ranking(ordered, below, floor)

@@ -8,7 +8,12 @@ forged, which is why every panel callback clamps its inputs (:mod:`lepton_lab.wi
 
 By default the server listens on 127.0.0.1 only; pass ``--ip 0.0.0.0`` to publish on a network
 (then the apps hide this machine's ledger unless ``LEPTON_LAB_APPS_LEDGER=on``).
-Equivalent command: ``voila widgets/ --strip_sources=True --no-browser --Voila.ip=127.0.0.1``.
+
+The pages load nothing from other hosts: Voila's lab template links Font Awesome from a CDN, so
+the apps are rendered with ``--template=lepton_lab`` (``lepton_lab/data/jupyter/voila/templates``,
+found through ``JUPYTER_PATH``): the lab template without those links. The apps use no icons.
+Equivalent command: ``JUPYTER_PATH=<lepton_lab>/data/jupyter voila widgets/ --template=lepton_lab
+--strip_sources=True --no-browser --Voila.ip=127.0.0.1``.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from .errors import InvalidInput, LeptonError, require
 APPS = ("datacenter", "lifecycle", "carbon_aware", "leaderboard")
 DESCRIPTION = "Publish the what-if apps with Voila (sources stripped, localhost only unless --ip says otherwise)."
 DEFAULT_PORT = 8866  # Voila's own default
+#: The Voila template the apps are served with (the lab one, loading nothing from other hosts).
+TEMPLATE = "lepton_lab"
 
 
 def apps_dir() -> Path:
@@ -67,10 +74,26 @@ def voila_argv(app: str | None, port: int, ip: str = "127.0.0.1", open_browser: 
         raise InvalidInput(f"unknown app {app!r}: choose one of {', '.join(APPS)}")
     target = folder / f"{app.removesuffix('.ipynb')}.ipynb" if app else folder
     argv = [sys.executable, "-m", "voila", str(target), f"--port={port}", f"--Voila.ip={ip}",
-            "--Voila.port_retries=0", "--strip_sources=True", "--VoilaConfiguration.show_tracebacks=False"]
+            "--Voila.port_retries=0", "--strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
+            f"--template={TEMPLATE}"]
     if not open_browser:
         argv.append("--no-browser")
     return argv
+
+
+def template_root() -> Path:
+    """The Jupyter data folder holding the ``lepton_lab`` Voila template."""
+    return Path(__file__).resolve().parent / "data" / "jupyter"
+
+
+def serve_env(ip: str = "127.0.0.1", base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment Voila runs in: the template found, the ledger hidden off localhost."""
+    env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(template_root()), env.get("JUPYTER_PATH", "")) if p)
+    if ip not in ("127.0.0.1", "localhost", "::1"):
+        # Visitors from the network must not browse this machine's measurements.
+        env.setdefault("LEPTON_LAB_APPS_LEDGER", "off")
+    return env
 
 
 def urls(app: str | None, port: int, ip: str = "127.0.0.1") -> list[str]:
@@ -87,10 +110,7 @@ def serve(app: str | None = None, port: int | None = None, open_browser: bool = 
     require("voila", "voila", "lepton-lab serve")
     port = pick_port(port, ip)
     argv = voila_argv(app, port, ip, open_browser)
-    env = dict(os.environ)
-    if ip not in ("127.0.0.1", "localhost", "::1"):
-        # Visitors from the network must not browse this machine's measurements.
-        env.setdefault("LEPTON_LAB_APPS_LEDGER", "off")
+    env = serve_env(ip)
     print("lepton_lab what-if apps (sources stripped; Ctrl-C to stop):", flush=True)
     for url in urls(app, port, ip):
         print(f"  {url}", flush=True)

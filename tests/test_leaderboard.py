@@ -44,13 +44,17 @@ def scoring_run(label: str, **options) -> EnergyReport:
 
 
 def faked_measured(report: EnergyReport, label: str | None = None) -> EnergyReport:
-    """A real estimated report relabelled as MEASURED. Faked because no power sensor can be read
-    here, and the board must be tested with measured results: only each domain's kind and method
-    change, so the energy, the power trace and their agreement (what board.check verifies) stay
-    those of the real run."""
+    """A real estimated report made into a MEASURED one. Faked because no power sensor can be read
+    here, and the board must be tested with measured results. The board checks that a domain's
+    kind and method are those of the sensor that names it, and that the trace has the report's
+    domains, so the fake is a consistent one (docs/workshop.md: what a forger can still do): the
+    estimate's domain becomes a RAPL package in the report and in its trace, with RAPL's method.
+    The energy, the power trace and their agreement stay those of the real run."""
     data = report.to_dict()
-    for domain in data["domains"].values():
-        domain["kind"], domain["method"] = "measured", "rapl-counter"
+    renamed = {"cpu:estimated": "cpu:package-0"}
+    data["domains"] = {renamed.get(k, k): dict(v, kind="measured", method=v["method"].replace("estimate", "rapl"))
+                       for k, v in data["domains"].items()}
+    data["trace"]["power_w"] = {renamed.get(k, k): v for k, v in data["trace"]["power_w"].items()}
     if label is not None:
         data["label"] = label
     return EnergyReport.from_dict(data)
@@ -129,7 +133,7 @@ def test_measured_ranked_first_and_the_others_apart(tmp_path, reports):
     assert who(found["estimated"]) == ["Cy", "Dee"] and who(found["replayed"]) == ["Eve"]
     assert "ESTIMATED — not ranked with measured results" in found["estimated"]
     assert "REPLAYED — not ranked with measured results" in found["replayed"]
-    assert 'data-rank="1"' in found["measured"] and "rapl-counter" in found["measured"]
+    assert 'data-rank="1"' in found["measured"] and "(rapl)" in found["measured"]
     expected = reports["measured"].energy_j * 1e6 / 400
     assert leaderboard.format_uj(expected) in found["measured"].split("Bea")[0]
     shown = html.unescape(panel.numbers.value)
@@ -148,18 +152,25 @@ def test_no_measured_result_says_so_and_estimated_stay_apart(tmp_path, reports):
     assert "none yet" in panel.numbers.value
 
 
-def test_below_the_floor_listed_apart_and_the_board_floor_raises_it(tmp_path, reports):
+def test_the_floor_is_the_boards_and_a_submissions_own_floor_is_only_shown(tmp_path, reports):
     submit(reports["measured"], tmp_path, "Ada", accuracy=0.95, floor=0.8)
     submit(reports["measured"], tmp_path, "Low", accuracy=0.70, floor=0.8, inferences=10_000)  # best µJ
     submit(reports["measured"], tmp_path, "Mid", accuracy=0.85, floor=0.0, inferences=200)  # declared no floor
     panel = LeaderboardPanel(board=tmp_path)
+    assert who(sections(panel)["measured"]) == ["Low", "Mid", "Ada"]  # no board floor yet: own floors ignored
+    panel.widget_of("floor_pct").value = 80.0  # the instructor's floor, set in the app
     found = sections(panel)
     assert who(found["measured"]) == ["Mid", "Ada"]
     assert who(found["below-floor"]) == ["Low"] and "BELOW THE ACCURACY FLOOR — not ranked" in found["below-floor"]
     assert "70.0 %" in found["below-floor"] and "80.0 %" in found["below-floor"]
-    panel.widget_of("floor_pct").value = 90.0  # the instructor's floor: Mid's own 0 % does not count
+    board.set_floor(0.90, tmp_path)  # the board's file fixes it: the slider follows, disabled
+    assert panel.poll() is True
     found = sections(panel)
     assert who(found["measured"]) == ["Ada"] and who(found["below-floor"]) == ["Low", "Mid"]
+    widget = panel.widget_of("floor_pct")
+    assert widget.value == 90.0 and widget.disabled and "Fixed by the instructor" in panel.floor_note.value
+    browser_update(widget, disabled=False, value=0.0)  # forged: the file still rules
+    assert widget.value == 90.0 and who(sections(panel)["measured"]) == ["Ada"]
 
 
 def test_bad_files_are_rejected_with_their_reason(tmp_path, reports):
@@ -197,9 +208,9 @@ def test_everything_a_participant_wrote_is_escaped(tmp_path, reports):
     path = submit(reports["estimated"], tmp_path, XSS_NAME, notes="<b onmouseover=alert(2)>notes</b>")
     assert json.loads(path.read_text())["label"] == XSS_LABEL
     data = json.loads(path.read_text())
-    data["machine"] = "<svg onload=alert(3)>"  # not a checked field: anything goes
+    data["report"]["host"] = "<svg onload=alert(3)>"  # not a checked field: anything goes (the Machine column)
     (tmp_path / "machine.json").write_text(json.dumps({**data, "participant": "M"}))
-    for domain in data["report"]["domains"].values():  # nor is a domain's kind: it names a section
+    for domain in data["report"]["domains"].values():  # a domain's kind: rejected, its reason quotes it
         domain["kind"] = "<svg onload=alert(7)>"
     (tmp_path / "kind.json").write_text(json.dumps({**data, "participant": "K"}))
     (tmp_path / "<img src=x onerror=alert(4)>.json").write_text("<script>alert(5)</script>")
@@ -210,7 +221,7 @@ def test_everything_a_participant_wrote_is_escaped(tmp_path, reports):
     page = (panel.table.value + panel.numbers.value + panel.message.value).lower()
     for raw in ("<img", "<script", "<svg", "<iframe", "<b ", "<b>", "onerror=alert(1)>"):
         assert raw not in page, raw
-    assert "<SVG ONLOAD=ALERT(7)> — not ranked with measured results" in plain(panel.table.value)
+    assert "its kind is not its report's <svg onload=alert(7)> (edited?)" in plain(panel.table.value)
     text = plain(panel.table.value)
     for literal in (XSS_NAME, XSS_LABEL, "<b onmouseover=alert(2)>notes</b>", "<svg onload=alert(3)>",
                     "<img src=x onerror=alert(4)>.json", "<iframe src=javascript:alert(6)>",
@@ -248,6 +259,7 @@ def test_500_submissions_rebuild_quickly_and_only_when_the_folder_changed(tmp_pa
     for i in range(500):
         submit(reports["measured" if i % 2 else "estimated"], tmp_path, f"p{i:03d}", inferences=100 + i,
                accuracy=0.5 if i % 25 == 0 else 0.9)
+    board.set_floor(0.8, tmp_path)
     started = time.perf_counter()
     panel = LeaderboardPanel(board=tmp_path)
     first_s = time.perf_counter() - started

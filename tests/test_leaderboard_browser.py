@@ -19,8 +19,8 @@ import shutil
 import pytest
 
 import lepton_lab
-from lepton_lab import board
-from tests.browser_util import ROOT, chromium, screenshot, voila_server
+from lepton_lab import board, serve
+from tests.browser_util import ROOT, Server, chromium, free_port, screenshot
 from tests.test_leaderboard import XSS_LABEL, XSS_NAME, faked_measured
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,7 @@ def challenge(tmp_path):
     assert ada_acc >= FLOOR and x_acc >= FLOOR and bo_acc < FLOOR  # the data make sure of it
     board.submit(faked_measured(ada, "centroids on a metered box"), folder, participant="Mo", accuracy=ada_acc,
                  inferences=PASSES * 2000, accuracy_floor=FLOOR)
+    board.set_floor(FLOOR, folder)  # the instructor's floor: the board's, not each file's
     (folder / "broken.json").write_text('{"format": "lepton_lab-submission/1", "participant": "Zed", ')
     edited = json.loads(ada_path.read_text())
     edited["participant"], edited["uj_per_inference"] = "Ada again", edited["uj_per_inference"] / 10
@@ -83,8 +84,10 @@ def test_challenge_board_ranks_separates_rejects_and_escapes(challenge):
     folder = challenge["folder"]
     env = {board.BOARD_ENV: str(folder), "LEPTON_LAB_LEDGER": str(challenge["tmp"] / "ledger.sqlite"),
            "LEPTON_LAB_RAPL_ROOT": str(challenge["tmp"] / "no-powercap")}
-    with voila_server(ROOT / "widgets" / "leaderboard.ipynb", name="voila-leaderboard", env=env) as server, \
-            chromium() as browser:
+    port = free_port()  # served as `lepton-lab serve leaderboard` serves it (its template: no CDN)
+    argv = serve.voila_argv("leaderboard", port)
+    env = serve.serve_env("127.0.0.1", {**env, "JUPYTER_PLATFORM_DIRS": "1"})
+    with Server(argv, name="voila-leaderboard", env=env, port=port, cwd=ROOT) as server, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1450})  # Voila scrolls inside: all in view
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

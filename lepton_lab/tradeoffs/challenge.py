@@ -8,6 +8,7 @@ which ``lepton_lab.submit`` writes to the board with the accuracy and the floor.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -41,3 +42,28 @@ def score(model, data, batch_size: int = 1, precision: str | None = None, min_se
                 correct = int((answers == y).sum())
             passes += 1
     return Scored(accuracy=correct / len(y), inferences=passes * len(y), passes=passes)
+
+
+def standings(board_folder) -> str:
+    """The board as the challenge notebook prints it ("Where do you stand?"): one line per
+    entry, names and reasons shown as read (no ANSI escapes, no newlines: a name cannot print a
+    fake ranking line), numbers with a bounded width."""
+    from ..board import rank, read_board
+    from ..board_text import format_share, format_uj, shown
+
+    board = read_board(board_folder)
+    ranking = rank(board.submissions, floor=board.floor)
+    lines = [f"the board's accuracy floor: {format_share(board.floor)}" if board.floor is not None else
+             "the board has no accuracy floor yet (the instructor sets it): every accuracy is ranked"]
+    for group, entries in ranking.groups.items():
+        lines.append(group.upper())
+        lines += [f"  {place}. {entry.participant}: {format_uj(entry.uj_per_inference)} µJ/inference, "
+                  f"accuracy {format_share(entry.accuracy)}" for place, entry in enumerate(entries, 1)]
+    if ranking.below_floor:
+        lines.append("below the floor: " + ", ".join(e.participant for e in ranking.below_floor))
+    if board.rejected:
+        lines.append("rejected files: " + "; ".join(f"{shown(os.path.basename(r.path), 80)}: {r.reason}"
+                                                    for r in board.rejected[:20]))
+        if len(board.rejected) > 20:
+            lines.append(f"  … and {len(board.rejected) - 20} more rejected files")
+    return "\n".join(lines)

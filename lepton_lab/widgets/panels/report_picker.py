@@ -30,7 +30,8 @@ class ReportPicker:
         # min_width 0 lets long entry labels shrink instead of pushing the reload button out of view.
         self.dropdown = W.Dropdown(description="Ledger entry", style=WIDE,
                                    layout=W.Layout(flex="1 1 0%", width="auto", min_width="0"))
-        self.reload = W.Button(icon="refresh", tooltip="Reload the ledger", layout=W.Layout(flex="0 0 36px"))
+        # no icon: the icon font would come from a CDN, and the apps load nothing from other hosts
+        self.reload = W.Button(description="↻", tooltip="Reload the ledger", layout=W.Layout(flex="0 0 36px"))
         self.upload = W.FileUpload(accept=".json,application/json", multiple=False,
                                    description="Upload report .json", layout=W.Layout(width="auto"),
                                    tooltip="A file saved with report.save(path) or lepton-lab export")
