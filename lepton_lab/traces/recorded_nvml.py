@@ -1,9 +1,12 @@
 """An NVML-shaped source that serves a recorded on-board power series, for the real NVML sensor.
 
 It answers the handful of NVML calls :class:`~lepton_lab.sensors.nvml.NvmlSensor` makes for one
-GPU without an energy counter (the pre-Volta path): at any time of its clock, the instant power
-is the latest recorded reading. So the sensor's own code, integration included, runs on real
-readings of a real GPU; :mod:`.meter_check` compares what it computes with a reference meter.
+GPU without an energy counter (the pre-Volta path): at any time of its clock, the power is the
+latest recorded reading, served as NVML's instant field (``field="instant"``) or, for a recording
+of ``nvmlDeviceGetPowerUsage`` / nvidia-smi's ``power.draw``, only through that call
+(``field="usage"``: the instant field then answers "not supported", as on old drivers). So the
+sensor's own code, integration included, runs on real readings of a real GPU;
+:mod:`.meter_check` compares what it computes with a reference meter.
 """
 from __future__ import annotations
 
@@ -41,8 +44,9 @@ class RecordedNvml:
     NVML_FI_DEV_POWER_INSTANT = NVML_FI_DEV_POWER_INSTANT
 
     def __init__(self, times: Iterable[float], watts: Iterable[float], clock: Callable[[], float],
-                 name: str = "recorded GPU"):
+                 name: str = "recorded GPU", field: str = "instant"):
         self.times, self.watts, self.clock, self.name = list(times), list(watts), clock, name
+        self.field = field
         self.handle = object()
 
     def watts_now(self) -> float:
@@ -70,8 +74,10 @@ class RecordedNvml:
 
     def nvmlDeviceGetFieldValues(self, handle: object, fields: Sequence[int]) -> list[SimpleNamespace]:
         milliwatts = int(round(self.watts_now() * 1000))
+        served = self.field == "instant"
         return [SimpleNamespace(fieldId=f, value=SimpleNamespace(uiVal=milliwatts),
-                                nvmlReturn=NVML_SUCCESS if f == NVML_FI_DEV_POWER_INSTANT else NVML_ERROR_NOT_SUPPORTED)
+                                nvmlReturn=NVML_SUCCESS if served and f == NVML_FI_DEV_POWER_INSTANT
+                                else NVML_ERROR_NOT_SUPPORTED)
                 for f in fields]
 
     def nvmlDeviceGetPowerUsage(self, handle: object) -> int:

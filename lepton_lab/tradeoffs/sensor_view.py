@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import traces, units
 from ..errors import require
-from ..sensors.nvml import COUNTER, INTEGRATION, uncertainty_j
+from ..sensors import gpu_models
 from ..traces.meter_check import WINDOWS_S, MeterWindows
 from ..widgets.static import StaticFigure
 from ..widgets.svg import img_tag, svg_bars, svg_lines
@@ -81,7 +81,7 @@ def meter_figure(start_s: float = 3.0, length_s: float = 0.6) -> StaticFigure:
 def window_errors(windows: int = 300) -> Any:
     """Per window length: the error of the on-board energy against the meter, and the printed ±."""
     pd = require("pandas", "data", "lesson 05")
-    meter = MeterWindows()
+    meter = MeterWindows.shipped()
     rows = []
     for length in WINDOWS_S:
         s = meter.stats(length, windows, seed=5)
@@ -108,7 +108,7 @@ def window_explorer(windows: int = 200) -> Any:
     """A slider for the window length (live while the kernel runs): the errors of that many
     windows against the printed ±, as a histogram. Its static fallback is the 1 s window."""
     widgets = require("ipywidgets", "lab", "the window explorer")
-    meter = MeterWindows()
+    meter = MeterWindows.shipped()
 
     def page(length: float) -> str:
         rng = np.random.default_rng(3)
@@ -138,17 +138,18 @@ def window_explorer(windows: int = 200) -> Any:
     return box
 
 
-def cell_uncertainty(power_w: float = 300.0) -> Any:
-    """What the report prints for a cell of 0.2 s and of 20 s at ``power_w``, on each NVML path."""
+def cell_uncertainty(power_w: float = 300.0, gpu: str = "NVIDIA H100 80GB HBM3") -> Any:
+    """What the report prints for a steady cell of 0.2, 2 and 20 s at ``power_w`` on ``gpu``, on each
+    NVML path, and which term of the ± dominates."""
     pd = require("pandas", "data", "lesson 05")
+    model = gpu_models.lookup(gpu)
     rows = []
     for seconds in (0.2, 2.0, 20.0):
         energy = power_w * seconds
-        for method, path in ((COUNTER, "energy counter (Volta and newer)"),
-                             (INTEGRATION, "sampled power (older GPUs)")):
-            u = uncertainty_j(method, energy, seconds)
-            rows.append({"cell (s)": seconds, "path": path, "energy (J)": energy, "printed ± (J)": u,
-                         "± / energy": u / energy})
+        for counter, path in ((True, "energy counter (Volta and newer)"), (False, "sampled power (older GPUs)")):
+            u = gpu_models.estimate(model, gpu_models.INSTANT, energy, seconds, [power_w, power_w], counter)
+            rows.append({"cell (s)": seconds, "path": path, "energy (J)": energy, "printed ± (J)": u.total_j,
+                         "± / energy": u.relative, "mostly": gpu_models.WORDS[u.dominant]})
     return pd.DataFrame(rows)
 
 
