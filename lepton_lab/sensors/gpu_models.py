@@ -18,6 +18,7 @@ wave: see ``benchmarks/uncertainty.py`` and ``docs/uncertainty.md``).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Sequence
@@ -130,6 +131,22 @@ def check_field(field: str) -> str:
     return field
 
 
+@dataclass
+class Seen:
+    """The powers read since a measurement began, as the ± needs them: first, lowest, highest, last."""
+
+    powers_w: list[float] = dataclasses.field(default_factory=list)
+
+    def add(self, watts: float | None) -> None:
+        if watts is None:
+            return
+        if not self.powers_w:
+            self.powers_w = [watts, watts, watts, watts]
+        else:
+            first, low, high, _ = self.powers_w
+            self.powers_w = [first, min(low, watts), max(high, watts), watts]
+
+
 @dataclass(frozen=True)
 class Estimate:
     """The ± of one energy: its terms (J) and their total."""
@@ -160,6 +177,7 @@ WORDS = {
     "resolution": "power changes inside one sensor update at the edges",
     "counter": "the energy counter's update steps at the edges",
     "offset": "the sensor's calibration offset (±5 % + 5 W class)",
+    "meter": "the external meter's accuracy (assumed: not published)",
 }
 
 

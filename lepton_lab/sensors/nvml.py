@@ -58,21 +58,12 @@ class _Gpu:
     notes: list[str] = field(default_factory=list)
     mig: bool = False
     model: gpu_models.SensorModel = gpu_models.DEFAULT
-    seen_w: list[float] = field(default_factory=list)
-    """Powers read since the measurement began: first, lowest, highest, last (what the ± needs)."""
+    seen: gpu_models.Seen = field(default_factory=gpu_models.Seen)
+    """Powers read since the measurement began (what the ± needs)."""
 
     @property
     def power_field(self) -> str:
         return gpu_models.USAGE if self.power_source == _USAGE else gpu_models.INSTANT
-
-    def saw(self, watts: float | None) -> None:
-        if watts is None:
-            return
-        if not self.seen_w:
-            self.seen_w = [watts, watts, watts, watts]
-        else:
-            first, low, high, _ = self.seen_w
-            self.seen_w = [first, min(low, watts), max(high, watts), watts]
 
 
 class NvmlSensor(Sensor):
@@ -211,10 +202,10 @@ class NvmlSensor(Sensor):
             gpu.energy_j += max(0, raw - gpu.last_mj) / 1000.0
             gpu.last_mj = raw
             live = self._live_watts(gpu)
-            gpu.saw(live)
+            gpu.seen.add(live)
             return DomainReading(energy_j=gpu.energy_j, power_w=live)
         watts = self._live_watts(gpu, required=True)
-        gpu.saw(watts)
+        gpu.seen.add(watts)
         if gpu.last_t is not None and now > gpu.last_t:
             gpu.energy_j += (gpu.last_w + watts) / 2.0 * (now - gpu.last_t)
         gpu.last_t, gpu.last_w = now, watts
@@ -242,13 +233,13 @@ class NvmlSensor(Sensor):
     def _rebase(self) -> None:
         now = self.clock()
         for gpu in self._gpus:
-            gpu.seen_w = []
+            gpu.seen = gpu_models.Seen()
             if gpu.method == COUNTER:
                 gpu.last_mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
-                gpu.saw(self._live_watts(gpu))
+                gpu.seen.add(self._live_watts(gpu))
             else:
                 gpu.last_t, gpu.last_w = now, self._live_watts(gpu, required=True)
-                gpu.saw(gpu.last_w)
+                gpu.seen.add(gpu.last_w)
 
     def _gpu(self, domain: str) -> _Gpu:
         for gpu in self._gpus:
