@@ -144,7 +144,7 @@ class NvmlSensor(Sensor):
     def uncertainty(self, domain: str, energy_j: float, duration_s: float) -> gpu_models.Estimate:
         """The ± with its terms, from the GPU's sensor model and the powers read since begin()."""
         gpu = self._gpu(domain)
-        return gpu_models.estimate(gpu.model, gpu.power_field, energy_j, duration_s, gpu.seen_w,
+        return gpu_models.estimate(gpu.model, gpu.power_field, energy_j, duration_s, gpu.seen.powers_w,
                                    counter=gpu.method == COUNTER)
 
     def uncertainty_note(self, domain: str, energy_j: float, duration_s: float) -> str:
