@@ -19,8 +19,8 @@ import numpy as np
 from ..errors import InvalidInput
 from ..sensors import gpu_models
 from ..sensors.nvml import INTEGRATION, NvmlSensor
-from . import info, series
 from .recorded_nvml import RecordedNvml
+from .store import info, series
 
 TRACE = "a100-square-wave"
 WINDOWS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
