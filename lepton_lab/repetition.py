@@ -97,7 +97,7 @@ class RepeatResult:
                 f"<div style='opacity:.8'>{html.escape(SYSTEMATIC_NOTE)}</div></div>")
 
 
-def _interval(values: list[float]) -> tuple[float, float]:
+def interval(values: list[float]) -> tuple[float, float]:
     mean = statistics.fmean(values)
     if len(values) < 2:
         return mean, math.inf
@@ -156,7 +156,7 @@ def run_trials(call: Callable[[], Any], until: Any, options: Any, *, warmup: int
         report = _trial(call, runs, replace(options, label=f"{label} (trial {trial + 1})", repeat=None))
         reports.append(report)
         per_run.append(report.energy_j / runs)
-        mean, half = _interval(per_run)
+        mean, half = interval(per_run)
         if len(per_run) >= int(min_trials) and half <= target * abs(mean):
             break
         if cooldown_s and trial < int(max_trials) - 1:

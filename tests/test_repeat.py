@@ -109,4 +109,4 @@ def test_the_cli_repeats_a_command(capsys):
 
 def test_the_t_quantiles():
     assert repetition.t95(1) == pytest.approx(12.706) and repetition.t95(30) == pytest.approx(2.042)
-    assert repetition.t95(500) == 1.96 and math.isinf(repetition._interval([1.0])[1])
+    assert repetition.t95(500) == 1.96 and math.isinf(repetition.interval([1.0])[1])

@@ -185,3 +185,15 @@ def test_the_lag_term_does_not_shrink_when_the_sensor_under_reads():
 
 def test_the_shipped_a100_has_its_nvml_name():
     assert gpu_models.lookup(traces.info("a100-square-wave")["nvml_name"]).family.startswith("Ampere GA100")
+
+
+def test_lesson_05_once_and_repeated_on_the_recording():
+    """The lesson's claim: repeating narrows the interval far below one 0.2 s cell's ±, and the
+    1 s trials' interval covers the meter's energy per run (REPLAYED A100 data)."""
+    from lepton_lab.tradeoffs import sensor_view
+
+    table = sensor_view.once_and_repeated(0.2, until=0.02)
+    once, repeated = table[table.runs == 1], table[table.runs > 1]
+    assert once["covered"].all() and len(repeated) == 2
+    assert repeated["± (J)"].max() < 0.2 * once["± (J)"].median()
+    assert bool(repeated.iloc[0]["covered"])
