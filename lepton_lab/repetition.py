@@ -17,7 +17,7 @@ SC'24 and Zeus's "thermally stable profiling" describe, in that order:
    ``max_trials``.
 
 The interval is the trials' spread (Student's t): it covers run-to-run and sampling scatter. A
-sensor's calibration offset (±5 % + 5 W on NVIDIA GPUs, :mod:`lepton_lab.sensors.gpu_models`) is
+sensor's calibration offset (±5 % + 5-10 W on NVIDIA GPUs, :mod:`lepton_lab.sensors.gpu_models`) is
 the same in every trial and does not shrink with repetition: the result says so.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ _sleep = time.sleep  # the one way this module waits (tests replace it, not time
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
         2.045, 2.042)
-SYSTEMATIC_NOTE = ("the interval is the trials' spread; a sensor's calibration offset (±5 % + 5 W on NVIDIA GPUs) "
+SYSTEMATIC_NOTE = ("the interval is the trials' spread; a sensor's calibration offset (±5 % + 5-10 W on NVIDIA GPUs) "
                    "is the same in every trial and does not shrink with repetition")
 
 

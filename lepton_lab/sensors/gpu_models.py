@@ -76,10 +76,13 @@ class SensorModel:
         return re.search(self.pattern, name, re.IGNORECASE) is not None
 
 
-# NVIDIA's own accuracy statements: ±5 % of the power (NVML, Fermi/Kepler) and ±5 W (nvidia-smi).
-# SC'24 and the recordings show offsets of the same size on newer GPUs (A100: -5 % at load, -4.8 W
-# at idle; RTX 3090: -5 % overall, -6.4 W at idle), so every row keeps that class.
+# NVIDIA's own accuracy statements: ±5 % of the power (NVML, Fermi/Kepler) and ±5 W (nvidia-smi),
+# made for datacentre boards. The recordings show offsets of that size on an A100 (-5 % at load,
+# -4.8 W at idle) and beyond it on a consumer board (RTX 3090: -5 % overall, -6.4 W at idle), and
+# lepton_lab's issue 17 reports -26 % at idle on another GPU: boards without a datacentre
+# calibration get twice the watts.
 _OFFSET = {"offset_relative": 0.05, "offset_w": 5.0}
+_LOOSE_OFFSET = {"offset_relative": 0.05, "offset_w": 10.0}
 
 TABLE: tuple[SensorModel, ...] = (
     SensorModel("Hopper/Blackwell datacentre (H100, H200, GH200, B200)", r"\b(H100|H200|GH200|B100|B200|GB200)\b",
@@ -95,14 +98,14 @@ TABLE: tuple[SensorModel, ...] = (
                 note="the sensor averages 25 ms of every 100 ms: loads faster than that can alias"),
     SensorModel("Ampere/Ada/Blackwell other (GeForce RTX 30/40/50, A10, A40, L4, L40, RTX A/Ada)",
                 r"(RTX\s*[345]0\d\d|RTX\s*A\d|RTX\s*\d+\s*Ada|\bA10G?\b|\bA16\b|\bA2\b|\bA40\b|\bA6000\b|\bL4\b|\bL40S?\b)",
-                0.1, 0.1, 1.0, 0.05, **_OFFSET,
+                0.1, 0.1, 1.0, 0.05, **_LOOSE_OFFSET,
                 sources=(NVML_DOC + ": nvmlDeviceGetPowerUsage is a 1 s moving average on Ampere and newer",
                          RECORDED + ": RTX 3090 instant field changes every ~100 ms and follows the mean of a "
                                     "50 ms square wave (averages its whole period); power.draw is a 1 s average"),
                 note="the usage field is a 1 s moving average: the instant field is the one to integrate"),
     SensorModel("Volta/Turing (V100, Titan V, T4, GeForce RTX 20, Quadro RTX)",
                 r"(V100|TITAN V|\bT4\b|RTX\s*20\d\d|Quadro RTX|TITAN RTX)",
-                0.1, 0.1, 0.1, 0.1, **_OFFSET,
+                0.1, 0.1, 0.1, 0.1, **_LOOSE_OFFSET,
                 sources=(SC24 + ": update periods of 20-100 ms on these generations",
                          NVML_DOC + ": energy counter from Volta on"),
                 note="window and lag not tabulated here: the conservative end (100 ms window, 100 ms lag) is used"),
@@ -176,7 +179,7 @@ WORDS = {
     "sampling": "partial sampling (the sensor reads only part of each update period, so loads can alias)",
     "resolution": "power changes inside one sensor update at the edges",
     "counter": "the energy counter's update steps at the edges",
-    "offset": "the sensor's calibration offset (±5 % + 5 W class)",
+    "offset": "the sensor's calibration offset",
     "meter": "the external meter's accuracy (assumed: not published)",
 }
 
