@@ -86,10 +86,12 @@ _LOOSE_OFFSET = {"offset_relative": 0.05, "offset_w": 10.0}
 
 TABLE: tuple[SensorModel, ...] = (
     SensorModel("Hopper/Blackwell datacentre (H100, H200, GH200, B200)", r"\b(H100|H200|GH200|B100|B200|GB200)\b",
-                0.1, 0.025, 0.025, 0.05, **_OFFSET,
+                0.1, 0.025, 1.0, 0.05, **_OFFSET,
                 sources=(SC24 + ": 100 ms updates, 25 ms averaged, ~25 % of runtime sampled on H100",
-                         NVML_DOC, SMI_DOC),
-                note="the sensor averages 25 ms of every 100 ms: loads faster than that can alias"),
+                         NVML_DOC + ": nvmlDeviceGetPowerUsage is a 1 s average on Ampere and newer (GA100 "
+                                    "excepted)", SMI_DOC),
+                note="the instant field averages 25 ms of every 100 ms (loads faster than that can alias); "
+                     "the usage field is a 1 s average"),
     SensorModel("Ampere GA100 (A100, A800, A30)", r"\b(A100|A800|A30)\b",
                 0.1, 0.025, 0.025, 0.05, **_OFFSET,
                 sources=(SC24 + ": ~25 % of runtime sampled on A100",
@@ -103,8 +105,8 @@ TABLE: tuple[SensorModel, ...] = (
                          RECORDED + ": RTX 3090 instant field changes every ~100 ms and follows the mean of a "
                                     "50 ms square wave (averages its whole period); power.draw is a 1 s average"),
                 note="the usage field is a 1 s moving average: the instant field is the one to integrate"),
-    SensorModel("Volta/Turing (V100, Titan V, T4, GeForce RTX 20, Quadro RTX)",
-                r"(V100|TITAN V|\bT4\b|RTX\s*20\d\d|Quadro RTX|TITAN RTX)",
+    SensorModel("Volta/Turing (V100, Titan V, T4, GeForce RTX 20 and GTX 16, Quadro RTX)",
+                r"(V100|TITAN V|\bT4\b|RTX\s*20\d\d|GTX\s*16\d\d|Quadro RTX|TITAN RTX)",
                 0.1, 0.1, 0.1, 0.1, **_LOOSE_OFFSET,
                 sources=(SC24 + ": update periods of 20-100 ms on these generations",
                          NVML_DOC + ": energy counter from Volta on"),
