@@ -22,7 +22,7 @@ __all__ = ["check_against_meter", "check_name", "info", "load", "names", "series
 
 def check_against_meter(onboard: Any, meter: Any, *, gpu: str, field: str = "instant",
                         windows_s: Any = (0.1, 0.25, 0.5, 1, 2, 5), count: int = 2000, seed: int = 0,
-                        starts: Any = None, interval_s: float = 0.1) -> list[Any]:
+                        starts: Any = None, interval_s: float = 0.1, counter: bool = False) -> list[Any]:
     """Does the ± lepton_lab prints for this GPU cover what your meter saw? One row per window length.
 
     ``onboard`` and ``meter`` are ``(times_s, watts)`` on one clock; ``gpu`` the name NVML reports;
@@ -32,5 +32,5 @@ def check_against_meter(onboard: Any, meter: Any, *, gpu: str, field: str = "ins
     from .meter_check import check_against_meter as check
 
     return check(onboard, meter, gpu=gpu, field=field, windows_s=windows_s, count=count, seed=seed,
-                 starts=starts, interval_s=interval_s)
+                 starts=starts, interval_s=interval_s, counter=counter)
 

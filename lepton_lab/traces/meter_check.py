@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ..sensors import gpu_models
-from ..sensors.nvml import INTEGRATION, NvmlSensor
+from ..sensors.nvml import COUNTER, INTEGRATION, NvmlSensor
 from .recorded_nvml import RecordedNvml
 from .store import info, series
 
@@ -62,7 +62,8 @@ def _series(name: str, pair: Any) -> tuple[np.ndarray, np.ndarray]:
 class MeterWindows:
     """A recorded on-board series and a meter on the same clock, and windows over where both ran."""
 
-    def __init__(self, onboard: Any, meter: Any, *, gpu: str, field: str = gpu_models.INSTANT):
+    def __init__(self, onboard: Any, meter: Any, *, gpu: str, field: str = gpu_models.INSTANT,
+                 counter: bool = False):
         self.field = gpu_models.check_field(field)
         self.smi_t, self.smi_w = _series("onboard", onboard)
         self.meter_t, self.meter_w = _series("meter", meter)
@@ -75,10 +76,11 @@ class MeterWindows:
         steps = np.diff(self.meter_t)
         self._cumulative = np.concatenate(([0.0], np.cumsum((self.meter_w[1:] + self.meter_w[:-1]) / 2 * steps)))
         self.now = 0.0
-        recorded = RecordedNvml(self.smi_t, self.smi_w, lambda: self.now, name=gpu, field=self.field)
+        recorded = RecordedNvml(self.smi_t, self.smi_w, lambda: self.now, name=gpu, field=self.field,
+                                counter=counter)
         self.sensor = NvmlSensor.open(nvml=recorded, clock=lambda: self.now)
-        if self.sensor.method("gpu:0") != INTEGRATION:
-            raise RuntimeError("the recorded GPU must take the integration path")
+        if self.sensor.method("gpu:0") != (COUNTER if counter else INTEGRATION):
+            raise RuntimeError("the recorded GPU took the wrong NVML path")
 
     @classmethod
     def shipped(cls, trace: str = TRACE, column: str = "power_draw_instant_w") -> MeterWindows:
@@ -149,7 +151,8 @@ def _summary(length: float, rows: np.ndarray) -> WindowStats:
 
 def check_against_meter(onboard: Sequence[Any], meter: Sequence[Any], *, gpu: str, field: str = "instant",
                         windows_s: Sequence[float] = WINDOWS_S, count: int = 2000, seed: int = 0,
-                        starts: Iterable[float] | None = None, interval_s: float = 0.1) -> list[WindowStats]:
+                        starts: Iterable[float] | None = None, interval_s: float = 0.1,
+                        counter: bool = False) -> list[WindowStats]:
     """Run lepton_lab's NVML sensor on recorded on-board readings and compare it with a meter.
 
     ``onboard`` and ``meter`` are ``(times_s, watts)`` on one clock; ``gpu`` the name NVML reports
@@ -157,11 +160,13 @@ def check_against_meter(onboard: Sequence[Any], meter: Sequence[Any], *, gpu: st
     ``"instant"`` (nvidia-smi ``power.draw.instant``) or ``"usage"`` (``nvmlDeviceGetPowerUsage``,
     nvidia-smi ``power.draw``). For each length in ``windows_s``: ``count`` random windows over the
     overlap (or one window from each of ``starts``), read every ``interval_s`` as the sampler does.
+    ``counter=True`` runs the energy-counter path (Volta and newer) on a counter synthesised from
+    the readings: what lepton_lab assumes the counter to be, not a recording of it.
     """
     if not isinstance(gpu, str) or not gpu.strip():
         raise InvalidInput("gpu must be the name NVML reports, e.g. 'NVIDIA GeForce RTX 4090'")
     if count < 1 or interval_s <= 0:
         raise InvalidInput("count must be at least 1 and interval_s above 0 s")
-    windows = MeterWindows(onboard, meter, gpu=gpu, field=field)
+    windows = MeterWindows(onboard, meter, gpu=gpu, field=field, counter=counter)
     chosen = None if starts is None else list(starts)
     return [windows.stats(float(length), count, seed, interval_s, chosen) for length in windows_s]
