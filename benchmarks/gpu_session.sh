@@ -9,6 +9,8 @@
 #   overhead    benchmarks/overhead.py --sensors nvml
 #   lessons     lessons 02-04 on CUDA, quick mode, executed notebooks kept
 #   traces      benchmarks/record_trace.py: this GPU's power in the package's trace format
+#   repeat      benchmarks/repeat_kernel.py: a ~5 ms kernel measured once and repeated until ±2 %
+#               (a dry run on a CPU loop without a GPU)
 # then writes OUT_FOLDER/summary.txt and packs everything into OUT_FOLDER/session.tgz.
 # Without a CUDA GPU (a dry run on a CPU machine) the GPU steps are skipped, and it says so.
 # Needs: root for lesson 04's power caps and clocks; python3 with torch and nvidia-ml-py; and, where
@@ -51,8 +53,10 @@ if [ "$GPU" = 1 ]; then
   step overhead "$PY" benchmarks/overhead.py --sensors nvml --repeats 100 --rounds 3 --json "$OUT/overhead.json"
   step lessons env LEPTON_FAST=1 "$PY" benchmarks/run_lessons.py "$OUT/lessons" 02 03 04
   step traces "$PY" benchmarks/record_trace.py "$OUT/traces" --seconds 20
+  step repeat "$PY" benchmarks/repeat_kernel.py --until 0.02 --json "$OUT/repeat.json"
 else
   for name in accuracy overhead lessons traces; do skip "$name" "needs a CUDA GPU"; done
+  step repeat "$PY" benchmarks/repeat_kernel.py --dry-run --until 0.05 --json "$OUT/repeat.json"
 fi
 say "total: $SECONDS s"
 tar -czf "$OUT/session.tgz" -C "$OUT" --exclude session.tgz . 2>/dev/null && say "everything: $OUT/session.tgz"

@@ -25,7 +25,13 @@ class measure:
     """
 
     def __init__(self, label=None, **options):
-        self._measurement = measurement_for(MeasureOptions.from_user(label=label, **options))
+        checked = MeasureOptions.from_user(label=label, **options)
+        if checked.repeat is not None:
+            from .errors import InvalidInput
+
+            raise InvalidInput("a with block runs once: to repeat until precise, pass the work as a function, "
+                               f"lepton_lab.repeat(fn, until={checked.repeat:g})")
+        self._measurement = measurement_for(checked)
         self.report: EnergyReport | None = None
 
     def subscribe(self, callback):

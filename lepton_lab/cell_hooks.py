@@ -37,6 +37,7 @@ _CELL_RUNNERS = frozenset({
     ("ipykernel.ipkernel", "do_execute"),
 })
 _CLASSIC_CALL = "get_ipython().run_cell_magic('energy'"
+REPEAT_FLAG = re.compile(r"(^|\s)--repeat(\s|=|$)")
 
 
 def find_energy_line(lines: list[str]) -> tuple[int, str] | None:
@@ -79,8 +80,8 @@ def _runs_as_a_cell() -> bool:
 def strip_energy_line(lines: list[str]) -> list[str]:
     """Input transformer: drop a leading ``%%energy`` line from a cell that is about to run."""
     found = find_energy_line(lines)
-    if found is None or not _runs_as_a_cell():
-        return lines
+    if found is None or REPEAT_FLAG.search(found[1]) or not _runs_as_a_cell():
+        return lines  # --repeat runs the body several times: the magic itself must run it (classic path)
     index = found[0]
     return lines[:index] + lines[index + 1:]
 

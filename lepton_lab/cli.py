@@ -55,6 +55,8 @@ def _cmd_measure(args) -> int:
         print(f"lepton-lab: command not found: {cmd[0]}", file=sys.stderr)
         return 127
     options = MeasureOptions.from_namespace(args, label=args.label or " ".join(cmd)[:80])
+    if options.repeat is not None:
+        return _measure_repeated(cmd, options)
     measurement = measurement_for(options, cached_sensors=False)
     if measurement.options.baseline_s:
         print(f"lepton-lab: measuring idle power for {measurement.options.baseline_s:g} s", file=sys.stderr)
@@ -71,6 +73,24 @@ def _cmd_measure(args) -> int:
             print(f"lepton-lab: {warning}", file=sys.stderr)
         print(report, file=sys.stderr)
     return code
+
+
+def _measure_repeated(cmd: list[str], options) -> int:
+    """``--repeat``: the command is one run (lepton_lab.repeat); a failing run stops with its code."""
+    from .repetition import run_trials
+
+    def run() -> None:
+        code = subprocess.call(cmd)
+        if code:
+            raise SystemExit(code)
+
+    try:
+        result = run_trials(run, options.repeat, options)
+    except SystemExit as failed:
+        print(f"lepton-lab: {cmd[0]} failed with code {failed.code}: repetition stopped", file=sys.stderr)
+        return int(failed.code or 1)
+    print(result, file=sys.stderr)
+    return 0
 
 
 def _cmd_history(args) -> int:

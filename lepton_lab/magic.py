@@ -7,7 +7,8 @@ Two paths run a measured cell:
   stops in ``post_run_cell``; the body runs exactly as it would without the magic.
 * **Classic path**: ``run_cell_magic('energy', ...)``, which IPython itself calls where the line
   stays (``%%time`` above ``%%energy``, a silent run, a script): the body runs inside
-  try/finally. It cannot support top-level ``await``.
+  try/finally. It cannot support top-level ``await``. ``%%energy --repeat`` always takes it: the
+  body runs several times (:func:`lepton_lab.repetition.repeat_cell`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .cell_hooks import CellHooks
+from .cell_hooks import REPEAT_FLAG, CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
 from .measurement import prewarm
@@ -82,6 +83,10 @@ class EnergyMagics(Magics):
         """
         if cell is None:
             return self._line(line)
+        if REPEAT_FLAG.search(line):  # the body runs several times: repeat.repeat_cell runs it
+            from .repetition import repeat_cell
+
+            return _with_usage_errors(repeat_cell, self.shell, parse_argstring(self.energy, line), cell)
         measurement = self._begin(line)
         error = None
         try:

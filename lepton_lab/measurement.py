@@ -184,6 +184,7 @@ class Measurement:
                                                shares.get(domain, Share(None)), idle_w.get(domain),
                                                idle_source, sessions)
                    for sensor, domain in measured}
+        notes.extend(n for s, d in measured if (n := s.uncertainty_note(d, result.energy_j(d), duration)))
         warnings = self._warnings(result, duration)
         if view == "process":
             notes.extend(s.note for s in shares.values() if s.note and s.note not in notes)

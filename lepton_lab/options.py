@@ -69,6 +69,23 @@ def validate_trace(value: Any) -> str | None:
     return traces.check_name(value)
 
 
+def validate_repeat(value: Any) -> float | None:
+    """The ``--repeat`` target: the CI's half-width as a share of the energy per run, 0 < x < 1
+    (``0.02`` or ``2%``); None: measure once."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        target = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise InvalidInput(f"repeat target '{value}' is not a number: give the CI you want, e.g. "
+                           "--repeat 0.02 (±2 %)") from None
+    if not 0 < target < 1:
+        raise InvalidInput(f"repeat target must be between 0 and 1 (a share of the energy), got {value}: "
+                           "e.g. --repeat 0.02 for ±2 %")
+    return target
+
+
 def validate_switch(name: str) -> Callable[[Any], bool]:
     """The check of an on/off option: True, False (or 1/0); None is its default, off."""
     def check(value: Any) -> bool:
@@ -153,6 +170,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("dask", ("--dask",), None,
            "measure every host of a Dask cluster, one sampler per host: alone, this kernel's default "
            "client; or a scheduler address (tcp://HOST:8786)", validate_dask, "ADDRESS", bare=DASK_DEFAULT),
+    Option("repeat", ("--repeat",), None,
+           "repeat until precise: run the work (a cell's WHOLE BODY, side effects included) in measured trials "
+           "of ~1 s, warm-up first and each trial shifted against the sensor's update period, until the 95 %% CI "
+           "of the energy per run is within TARGET of it (0.02 or 2%%) or 30 trials; reports energy per run ± CI",
+           validate_repeat, "TARGET"),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
@@ -164,6 +186,8 @@ CONFLICTS: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
      "--baseline measures this machine's idle power, which a replayed trace does not have: drop --baseline"),
     (lambda v: v["dask"] is not None and v["gpus"] is not None,
      "--gpus picks GPUs of this machine and --dask measures every GPU of every host: use one of them"),
+    (lambda v: v["repeat"] is not None and v["dask"] is not None,
+     "--repeat reruns the work on this kernel and --dask measures a whole cluster: use one of them"),
     (lambda v: v["dask"] is not None and v["replay"] is not None,
      "--replay plays one recorded GPU and --dask measures a real cluster: use one of them"),
     (lambda v: v["dask"] is not None and (v["attribute"] == "process" or v["charge_idle"] or bool(v["baseline_s"])),

@@ -39,6 +39,10 @@ CASES = [
     ("baseline", "abc", "is not a number"),
     ("label", "x" * 300, "characters long"),
     ("attribute", "bogus", "is not a view: use auto, machine or process"),
+    # --repeat's good values repeat the work, which a with block cannot: tests/test_repeat.py has them
+    ("repeat", "0", "repeat target must be between 0 and 1"),
+    ("repeat", "150%", "repeat target must be between 0 and 1"),
+    ("repeat", "tight", "repeat target 'tight' is not a number"),
 ]
 
 

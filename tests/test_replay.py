@@ -45,6 +45,9 @@ def test_replay_a_2_s_cell_gives_the_traces_energy_labelled_replayed(shell, caps
     text = str(report)
     assert f"REPLAYED from {H100}, not a measurement" in text and "gpu2grid/openg2g" in text
     assert f"REPLAYED from {H100}" in report._repr_html_()
+    # Issue 18 item 9: its ± is printed, and comes from the recording's own H100 sensor.
+    assert report.uncertainty_j > 0 and " ± " in text
+    assert any("from the recording's own H100 sensor" in n for n in report.notes)
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
         row = db.execute("SELECT kind, methods FROM measurements WHERE label = 'replayed-cell'").fetchone()
     assert row == ("replayed", f"replay:{H100}")

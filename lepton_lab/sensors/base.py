@@ -89,6 +89,10 @@ class Sensor(ABC):
         """A one-sigma-ish bound on the error of ``energy_j`` measured over ``duration_s``."""
         return 0.0
 
+    def uncertainty_note(self, domain: str, energy_j: float, duration_s: float) -> str | None:
+        """One line for the report: the ± and which of its terms dominates (None: nothing to say)."""
+        return None
+
     def describe(self, domain: str) -> str:
         """Human label for a domain (device model where known)."""
         return domain

@@ -16,33 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 from ..errors import InvalidInput, SensorReadError, SensorUnavailable
+from . import gpu_models
 from .base import DomainReading, Sensor
 
 COUNTER = "nvml-counter"
 INTEGRATION = "nvml-power-integration"
 
-#: How often datacentre GPUs refresh the energy counter (and instant power).
+#: How often datacentre GPUs refresh the energy counter (and instant power); per GPU: gpu_models.
 UPDATE_PERIOD_S = 0.1
-# The counter's calibration is not published beyond nvidia-smi's "power draw within +/- 5 W";
-# 1% is a stand-in for it on top of the quantisation at the two edges of a cell. No reference
-# meter has checked the counter path yet (the A100 data below has no counter): it stays a
-# stand-in until a GPU session measures it.
-_COUNTER_RELATIVE = 0.01
-
-# Integrating sampled power (the pre-Volta path). Checked against an external meter on the SC'24
-# A100 data (lepton_lab.traces "a100-square-wave", tests/test_uncertainty.py,
-# benchmarks/uncertainty.py): a load toggling every ~52 ms against a sensor that updates every
-# ~100 ms and averages only part of it. Its readings alias: for a second or more they sit on one
-# phase (200 W while the board averages ~128 W), and nothing in the readings shows it. Observed
-# 95th-percentile errors: 55 % of the energy for 0.1-1 s windows, 33 % at 2 s, 18 % at 5 s (the
-# 10 s total: -0.7 %). So the model is relative and falls off once a window spans the aliasing
-# beat: |E| × (2 % + 1.3 × 2 s / (L + 2 s)) plus a quarter update period of mean power. It
-# covers >= 95 % of the errors at every window length from 0.1 to 5 s and is 1.6-2.6 × the
-# 95th percentile. For a steady load it is pessimistic: it cannot tell one from an aliased one.
-_INTEGRATION_FLOOR = 0.02
-_ALIASING_RELATIVE = 1.3
-_ALIASING_BEAT_S = 2.0
-_INTEGRATION_EDGE_S = UPDATE_PERIOD_S / 4
+# The ± of both paths (counter and integration) comes from the GPU's row in gpu_models.TABLE and
+# the powers read during the measurement: see gpu_models.estimate and docs/uncertainty.md, which
+# also says what the counter path's ± rests on. Checked against an external meter on the SC'24
+# recordings by lepton_lab.traces.check_against_meter (tests/test_uncertainty.py).
 
 _FIELD = "field"  # live watts from NVML_FI_DEV_POWER_INSTANT
 _USAGE = "usage"  # live watts from nvmlDeviceGetPowerUsage (averaged on Ampere+)
@@ -72,6 +57,13 @@ class _Gpu:
     last_w: float = 0.0
     notes: list[str] = field(default_factory=list)
     mig: bool = False
+    model: gpu_models.SensorModel = gpu_models.DEFAULT
+    seen: gpu_models.Seen = field(default_factory=gpu_models.Seen)
+    """Powers read since the measurement began (what the ± needs)."""
+
+    @property
+    def power_field(self) -> str:
+        return gpu_models.USAGE if self.power_source == _USAGE else gpu_models.INSTANT
 
 
 class NvmlSensor(Sensor):
@@ -147,7 +139,16 @@ class NvmlSensor(Sensor):
         return self._gpu(domain).method
 
     def uncertainty_j(self, domain: str, energy_j: float, duration_s: float) -> float:
-        return uncertainty_j(self._gpu(domain).method, energy_j, duration_s)
+        return self.uncertainty(domain, energy_j, duration_s).total_j
+
+    def uncertainty(self, domain: str, energy_j: float, duration_s: float) -> gpu_models.Estimate:
+        """The ± with its terms, from the GPU's sensor model and the powers read since begin()."""
+        gpu = self._gpu(domain)
+        return gpu_models.estimate(gpu.model, gpu.power_field, energy_j, duration_s, gpu.seen.powers_w,
+                                   counter=gpu.method == COUNTER)
+
+    def uncertainty_note(self, domain: str, energy_j: float, duration_s: float) -> str:
+        return self.uncertainty(domain, energy_j, duration_s).note(domain)
 
     def describe(self, domain: str) -> str:
         gpu = self._gpu(domain)
@@ -200,8 +201,11 @@ class NvmlSensor(Sensor):
             # A smaller value means the driver was reloaded and the counter restarted: add nothing.
             gpu.energy_j += max(0, raw - gpu.last_mj) / 1000.0
             gpu.last_mj = raw
-            return DomainReading(energy_j=gpu.energy_j, power_w=self._live_watts(gpu))
+            live = self._live_watts(gpu)
+            gpu.seen.add(live)
+            return DomainReading(energy_j=gpu.energy_j, power_w=live)
         watts = self._live_watts(gpu, required=True)
+        gpu.seen.add(watts)
         if gpu.last_t is not None and now > gpu.last_t:
             gpu.energy_j += (gpu.last_w + watts) / 2.0 * (now - gpu.last_t)
         gpu.last_t, gpu.last_w = now, watts
@@ -229,10 +233,13 @@ class NvmlSensor(Sensor):
     def _rebase(self) -> None:
         now = self.clock()
         for gpu in self._gpus:
+            gpu.seen = gpu_models.Seen()
             if gpu.method == COUNTER:
                 gpu.last_mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+                gpu.seen.add(self._live_watts(gpu))
             else:
                 gpu.last_t, gpu.last_w = now, self._live_watts(gpu, required=True)
+                gpu.seen.add(gpu.last_w)
 
     def _gpu(self, domain: str) -> _Gpu:
         for gpu in self._gpus:
@@ -269,6 +276,9 @@ class NvmlSensor(Sensor):
         """Find out what this GPU can report: energy counter or not, and a live-watts source."""
         nvml = self._nvml
         gpu = _Gpu(domain=domain, handle=handle, label=_text(nvml.nvmlDeviceGetName(handle)))
+        gpu.model = gpu_models.lookup(gpu.label)
+        if gpu.model is gpu_models.DEFAULT:
+            gpu.notes.append(f"{domain} ({gpu.label}): {gpu.model.note}")
         try:
             nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
         except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound):
@@ -369,13 +379,3 @@ def _visible_text(count: int) -> str:
 def _text(value: object) -> str:
     """nvidia-ml-py returns str; older releases returned bytes."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def uncertainty_j(method: str, energy_j: float, duration_s: float) -> float:
-    """The ± printed for ``energy_j`` read over ``duration_s`` by ``method`` (see the constants)."""
-    mean_w = abs(energy_j) / duration_s if duration_s > 0 else 0.0
-    if method == COUNTER:
-        # A cell edge can fall anywhere within one counter update period.
-        return mean_w * UPDATE_PERIOD_S + _COUNTER_RELATIVE * abs(energy_j)
-    aliasing = _ALIASING_RELATIVE * _ALIASING_BEAT_S / (max(duration_s, 0.0) + _ALIASING_BEAT_S)
-    return mean_w * _INTEGRATION_EDGE_S + abs(energy_j) * (_INTEGRATION_FLOOR + aliasing)

@@ -5,6 +5,10 @@ at its beginning and plays it in real time, looping when the cell outlasts it. T
 exact integral of the trace's power (straight lines between its samples) over the cell's time;
 the live watts are the trace's watts at that instant. Everything about it says REPLAYED and
 names the trace: it is someone else's GPU, recorded elsewhere, not this machine.
+
+Its ± is the one the recording's own sensor implies: a trace of on-board readings gets the ±
+of that GPU's row in :mod:`.gpu_models` (from the powers played, as a live GPU would); a trace
+of an external meter gets the meter's (:data:`METER_RELATIVE`).
 """
 from __future__ import annotations
 
@@ -16,8 +20,13 @@ from typing import Any
 
 from .. import traces
 from ..errors import SensorUnavailable
+from . import gpu_models
 from .base import DomainReading, Sensor
 from .kinds import REPLAYED
+
+#: A recorded external meter (the SC'24 PMD) publishes no accuracy: 2 % of the energy is assumed,
+#: the class of a shunt-and-ADC board meter, and the note says it is assumed.
+METER_RELATIVE = 0.02
 
 
 class TracePlayer:
@@ -67,6 +76,9 @@ class ReplaySensor(Sensor):
         self.info = traces.info(trace)
         self.player = TracePlayer(*traces.series(trace))
         self.domain = f"gpu:replay-{self.info['gpu'].lower()}"
+        self.meter = str(self.info["replay_column"]).startswith("meter")
+        self.model = gpu_models.lookup(str(self.info.get("nvml_name", self.info["gpu"])))
+        self.seen = gpu_models.Seen()
         self.notes.append(
             f"REPLAYED from {self.info['source']} ({self.info['license']}): {self.info['title']}; a recorded "
             "trace played in real time, not a measurement of this machine")
@@ -86,10 +98,26 @@ class ReplaySensor(Sensor):
 
     def begin(self) -> None:
         self._started = self.clock()  # each measurement plays the trace from its start
+        self.seen = gpu_models.Seen()
 
     def read(self) -> dict[str, DomainReading]:
         power, energy = self.player.at(self.clock() - self._started)
+        self.seen.add(power)
         return {self.domain: DomainReading(energy, power)}
+
+    def uncertainty(self, energy_j: float, duration_s: float) -> gpu_models.Estimate:
+        if self.meter:
+            return gpu_models.Estimate(energy_j, duration_s, {"meter": METER_RELATIVE * abs(energy_j)},
+                                       METER_RELATIVE * abs(energy_j))
+        return gpu_models.estimate(self.model, gpu_models.INSTANT, energy_j, duration_s, self.seen.powers_w)
+
+    def uncertainty_j(self, domain: str, energy_j: float, duration_s: float) -> float:
+        return self.uncertainty(energy_j, duration_s).total_j
+
+    def uncertainty_note(self, domain: str, energy_j: float, duration_s: float) -> str:
+        whose = ("the recording's external meter" if self.meter
+                 else f"the recording's own {self.info['gpu']} sensor ({self.model.family})")
+        return f"{self.uncertainty(energy_j, duration_s).note(domain)}, from {whose}"
 
     def method(self, domain: str) -> str:
         return f"replay:{self.trace}"

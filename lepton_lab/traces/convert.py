@@ -124,14 +124,34 @@ def _smi_epoch(text: str) -> float:
     return local.timestamp() - SMI_UTC_OFFSET_S
 
 
-def convert_a100(raw: Path, out: Path) -> str:
-    folder = raw / A100_FOLDER
+def read_sc24(folder: Path) -> dict[str, tuple[list[float], list[float]]]:
+    """A raw SC'24 set (``PMD_data.bin``, ``gpudata.csv``) as (epoch seconds, watts) per series:
+    ``meter_w`` and every nvidia-smi power column, named as the trace files name them
+    (``power.draw.instant [W]`` -> ``power_draw_instant_w``)."""
     meter_t, meter_w = pmd.read(folder)
     with (folder / "gpudata.csv").open(newline="") as handle:
         reader = csv.reader(handle, skipinitialspace=True)
         header = next(reader)
-        draw, instant = header.index("power.draw [W]"), header.index("power.draw.instant [W]")
-        smi = [(_smi_epoch(r[0]), float(r[draw]), float(r[instant])) for r in reader if r]
+        rows = [r for r in reader if r]
+    times = [_smi_epoch(r[0]) for r in rows]
+    found = {"meter_w": (meter_t, meter_w)}
+    for i, column in enumerate(header):
+        if column.startswith("power.draw"):
+            name = column.removesuffix(" [W]").replace(".", "_") + "_w"
+            found[name] = (times, [float(r[i]) for r in rows])
+    return found
+
+
+def load_steps(folder: Path) -> list[float]:
+    """The epoch seconds of the benchmark's phase changes (``timestamps.csv``), each once."""
+    return sorted({int(line) / 1e6 for line in (folder / "timestamps.csv").read_text().split()[1:]})
+
+
+def convert_a100(raw: Path, out: Path) -> str:
+    folder = raw / A100_FOLDER
+    found = read_sc24(folder)
+    meter_t, meter_w = found["meter_w"]
+    smi = list(zip(found["power_draw_w"][0], found["power_draw_w"][1], found["power_draw_instant_w"][1]))
     origin = min(meter_t[0], smi[0][0])
     rows: list[tuple[float, float | None, float | None, float | None]] = [
         (t - origin, w, None, None) for t, w in zip(meter_t, meter_w)]
@@ -141,6 +161,7 @@ def convert_a100(raw: Path, out: Path) -> str:
                 [[number(t, 6), number(m, 2), number(d, 2), number(i, 2)] for t, m, d, i in rows], {
         "title": "A100 square-wave load: on-board power readings against an external meter (SC'24)",
         "gpu": "A100",
+        "nvml_name": "NVIDIA A100",
         "workload": "a square-wave micro-benchmark, about 50 % duty cycle between about 56 W and 200 W",
         "source": f"JimZeyuYang/GPU_Power_Benchmark@{SC24_COMMIT[:7]} (Yang et al., SC'24)",
         "source_url": f"https://github.com/JimZeyuYang/GPU_Power_Benchmark/tree/{SC24_COMMIT}/plotting/data/5050/A100",
