@@ -4,9 +4,9 @@ from __future__ import annotations
 import functools
 import warnings
 
-from .cluster import measurement_for
 from .errors import LedgerWarning
 from .measurement import Measurement, last_report
+from .measurement_choice import measurement_for
 from .options import MeasureOptions
 from .report import EnergyReport, status_for
 

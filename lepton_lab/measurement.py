@@ -5,7 +5,6 @@ a ``with`` block and a shell command are measured, reported and stored the same 
 """
 from __future__ import annotations
 
-import keyword
 import os
 import socket
 import threading
@@ -20,7 +19,7 @@ from . import attribution as attribution_module
 from . import carbon as carbon_module
 from . import units
 from .attribution import ActiveSessions, Attributor, Share
-from .errors import InvalidInput, LeptonError
+from .errors import LeptonError
 from .options import MeasureOptions
 from .report import STATUSES, AttributionInfo, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import Sample, Sampler, SamplerResult
@@ -56,12 +55,6 @@ def keep_report(report: EnergyReport, save: bool, ledger: Ledger | None = None) 
     if row_id is not None:
         report.id, report.saved = row_id, True
     return [warning] if warning else []
-
-
-def validate_variable_name(name: str) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise InvalidInput(f"'{name}' is not a valid Python variable name: use e.g. --var energy_report")
-    return name
 
 
 def now_iso() -> str:
