@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
 import sys
 import threading
 import time
@@ -118,7 +119,9 @@ class Sampler:
         self._subscribers: list[Callable[[Sample], None]] = []
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._looping = False  # read by the sampling thread between start and stop
+        # Held over one background read: stop waits for it, not for a thread (re-entrant: a subscriber may stop).
+        self._reading = threading.RLock()
         self._samples: list[Sample] = []
         self._decimation = 1
         self._since_kept = 0
@@ -148,22 +151,19 @@ class Sampler:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._looping
 
     def start(self) -> Reading:
-        """Exact first read, then start the thread; returns once the thread is running."""
+        """Exact first read, then join the sampling thread's rounds; returns at once (the first
+        sample is due only ``interval_s`` later, so nothing waits for that thread to run)."""
         if self._start is not None:
             raise LeptonError("this Sampler was already started: create a new one per measurement")
         for sensor in self.sensors:
             sensor.begin()
         self._start = self._previous = self._read_all(final=False)
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name=f"lepton-sampler-{next(_thread_ids)}", daemon=True
-        )
+        self._looping = True
         _live_samplers.add(self)
-        self._thread.start()
-        ready.wait()
+        _ticker.add(self)
         return self._start
 
     def stop(self) -> SamplerResult:
@@ -173,8 +173,9 @@ class Sampler:
         if self._start is None:
             raise LeptonError("this Sampler was never started")
         self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join()
+        _ticker.remove(self)
+        with self._reading:  # a read under way ends first; none starts after this
+            self._looping = False
         _live_samplers.discard(self)
         _synchronize_accelerators()
         end = self._read_all(final=True)
@@ -205,14 +206,17 @@ class Sampler:
             raise LeptonError("this Sampler was never started: call start() first")
         return self._start
 
-    def _run(self, ready: threading.Event) -> None:
-        ready.set()
-        while not self._stop_event.wait(self.interval_s):
+    def _tick(self) -> bool:
+        """On the sampling thread, when due: one read, published; False once there is nothing to read."""
+        with self._reading:
+            if self._stop_event.is_set():
+                return False
             reading = self._read_all(final=False)
             if not reading.domains:
                 if len(self.lost) == len(self._started.domains):
-                    return  # every domain is given up: nothing left to read
-                continue
+                    self._looping = False
+                    return False  # every domain is given up: nothing left to read
+                return True
             with self._lock:
                 sample = self._append(reading)
                 subscribers = list(self._subscribers)
@@ -221,6 +225,7 @@ class Sampler:
                     callback(sample)
                 except Exception:  # a broken live view must never stop the measurement
                     self.subscriber_errors += 1
+            return True
 
     def _read_all(self, final: bool) -> Reading:
         """Every domain still read; a failing one is left out (or, at the end, kept at its last
@@ -307,6 +312,86 @@ class Sampler:
                 self._samples = self._samples[::2]
                 self._decimation *= 2
         return sample
+
+
+class _Ticker:
+    """One daemon thread that reads every running sampler of this process when it is due.
+
+    A thread per measurement made every ``measure()`` wait for a new thread to be scheduled, and a
+    parked thread handed each sampler still had to be woken at start and at stop: on a busy machine
+    each wake-up costs the measured code its CPU for a while. This thread is woken only when a
+    sampler is due sooner than it would wake anyway: back-to-back measurements never wake it. Its
+    name starts with ``lepton-sampler-`` while it has samplers to read (tests look for leaks by it).
+    """
+
+    IDLE_NAME = "lepton-sampling-idle"
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._due: dict[Sampler, float] = {}
+        self._wakes_at = float("inf")  # when the thread wakes next; -inf while it is awake
+        self._thread: threading.Thread | None = None
+
+    def ensure_thread(self) -> threading.Thread:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name=self.IDLE_NAME, daemon=True)
+                self._wakes_at = float("-inf")
+                self._thread.start()
+            return self._thread
+
+    def add(self, sampler: Sampler) -> None:
+        thread = self.ensure_thread()
+        with self._cond:
+            due = time.monotonic() + sampler.interval_s
+            self._due[sampler] = due
+            thread.name = f"lepton-sampler-{next(_thread_ids)}"
+            if due < self._wakes_at:
+                self._cond.notify()
+
+    def remove(self, sampler: Sampler) -> None:
+        with self._cond:  # no wake-up: the thread finds nothing due when it wakes
+            self._due.pop(sampler, None)
+            if not self._due and self._thread is not None:
+                self._thread.name = self.IDLE_NAME
+
+    def _serve(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                due = [s for s, t in self._due.items() if t <= now]
+                if not due:
+                    self._wakes_at = min(self._due.values(), default=float("inf"))
+                    self._cond.wait(None if self._wakes_at == float("inf") else self._wakes_at - now)
+                    self._wakes_at = float("-inf")
+                    continue
+                for sampler in due:
+                    self._due[sampler] = now + sampler.interval_s
+                self._cond.release()
+                try:
+                    finished = [s for s in due if not s._tick()]
+                finally:
+                    self._cond.acquire()
+                for sampler in finished:
+                    self._due.pop(sampler, None)
+
+
+_ticker = _Ticker()
+
+
+def _forget_ticker() -> None:
+    """In a forked child: the parent's thread does not exist here."""
+    global _ticker
+    _ticker = _Ticker()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_ticker)
+
+
+def prepare_thread() -> None:
+    """Start the sampling thread now (prewarm), so the first measurement does not wait for it."""
+    _ticker.ensure_thread()
 
 
 def _synchronize_accelerators() -> None:
