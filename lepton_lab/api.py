@@ -25,7 +25,7 @@ class measure:
     """
 
     def __init__(self, label=None, **options):
-        self._measurement = measurement_for(MeasureOptions.from_user(label=label, **options))
+        self._measurement = measurement_for(MeasureOptions.from_user(label=label, **options), journaled=True)
         self.report: EnergyReport | None = None
 
     def subscribe(self, callback):

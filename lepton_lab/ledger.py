@@ -18,13 +18,14 @@ import sqlite3
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import spool
+from . import journal, spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
 from .report import EnergyReport
 
@@ -183,7 +184,12 @@ class Ledger:
             raise
         _connections[key] = connection
         self._replay_spool(connection)
+        journal.fold_orphans(self.path, lambda reports: self._insert_now(connection, reports))
         return connection
+
+    def _insert_now(self, connection: sqlite3.Connection, reports: list[EnergyReport]) -> dict[str, int]:
+        with self._transaction(connection):
+            return _insert_many(connection, reports)
 
     def _initialise(self, connection: sqlite3.Connection) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -270,6 +276,39 @@ class Ledger:
             return None, (f"measurement not saved in the ledger yet: {exc}; it waits in {where} "
                           "and is added the next time the ledger is opened")
 
+    def record(self, report: EnergyReport) -> tuple[int | None, str | None]:
+        """Keep a measurement that just ended: journaled with one write (:mod:`lepton_lab.journal`),
+        in the ledger a moment later, its row id then set on ``report``. Saved at once where no
+        journal can be written, and for a baseline (the next measurement reads the idle it remembers)."""
+        if report.baseline_s:
+            return self.keep(report)
+        report.uid = report.uid or uuid.uuid4().hex  # a line folded twice is stored once
+        own = journal.journal_for(self.path)
+        try:
+            own.append(report)
+        except OSError:
+            return self.keep(report)
+        journal.request_fold(own, _fold)
+        if own.trouble:  # the last fold failed: the measurement is safe, but say it is not in the ledger
+            return None, (f"measurement not saved in the ledger yet: {own.trouble}; it waits in {own.folder} "
+                          "and is added when the ledger can be written")
+        return None, None
+
+    def prepare(self) -> None:
+        """Open (or create) the ledger and start the journal's folding thread: what a first
+        measurement would wait for (prewarm). Raises LedgerError."""
+        self._run(lambda db: None, write=False)
+        journal.prepare(_fold)
+
+    def _anything_stored(self) -> bool:
+        return self.path.exists() or bool(spool.pending(self.path)) or journal.any_waiting(self.path)
+
+    def _fold_own(self) -> None:
+        """Fold what this process journaled into this ledger, so that it reads what it measured."""
+        own = journal.journal_for(self.path)
+        if own.pending():
+            _fold(own)
+
     def _replay_spool(self, connection: sqlite3.Connection) -> int:
         """Add spooled measurements of this ledger (best effort: what fails waits for the next open)."""
         added = 0
@@ -306,14 +345,16 @@ class Ledger:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             return []
         return self._run(lambda db: [dict(zip(HISTORY_COLUMNS, row)) for row in db.execute(query, params)],
                          write=False, attempts=self.attempts)
 
     def get(self, key: int | str) -> EnergyReport:
         """A full report by ledger id, or the newest one with that label."""
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             raise InvalidInput(f"no measurement '{key}': the ledger {self.path} is empty")
         select = ("SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
                   " ON t.measurement_id = m.id WHERE ")
@@ -370,7 +411,8 @@ class Ledger:
         return pd.DataFrame(self.rows(limit=limit, label=label), columns=list(HISTORY_COLUMNS))
 
     def __len__(self) -> int:
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             return 0
         return cast(int, self._run(lambda db: db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0],
                                    write=False, attempts=self.attempts))
@@ -401,8 +443,33 @@ def _insert(db: sqlite3.Connection, row: tuple[Any, ...], trace: str) -> int | N
     return row_id
 
 
+def _insert_many(db: sqlite3.Connection, reports: list[EnergyReport]) -> dict[str, int]:
+    """Insert reports (in the caller's transaction); uid -> row id of those not stored before."""
+    ids = {}
+    for report in reports:
+        row_id = _insert(db, *_row_values(report))
+        if row_id is not None:
+            ids[report.uid] = row_id
+    return ids
+
+
+def _fold(own: journal.Journal) -> None:
+    """Fold a journal of this process into its ledger; on trouble its lines wait for the next fold."""
+    ledger = Ledger(own.ledger_path)
+    try:
+        own.fold(lambda reports: ledger._run(lambda db: _insert_many(db, reports), write=True,
+                                             attempts=ledger.attempts))
+        own.trouble = None
+    except (LedgerError, OSError) as exc:
+        own.trouble = str(exc)
+
+
 def close_connections() -> None:
-    """Close the cached connections (at exit, or before deleting a ledger file)."""
+    """Fold this process's journals, then close the cached connections (at exit, or before deleting
+    a ledger file)."""
+    for own in journal.all_journals():
+        _fold(own)
+        own.close()
     with _connections_lock:
         for connection in _connections.values():
             connection.close()
