@@ -20,6 +20,7 @@ __all__ = [
     "load_ipython_extension",
     "measure",
     "measured",
+    "prewarm",
     "sensor_summary",
     "submit",
     "unload_ipython_extension",
@@ -36,6 +37,7 @@ _LAZY = {
     "last_report": ".api",
     "measure": ".api",
     "measured": ".api",
+    "prewarm": ".prewarm",
     "sensor_summary": ".api",
     "submit": ".board",
 }

@@ -18,8 +18,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .cell_hooks import CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
-from .measurement import prewarm
 from .options import add_to_parser
+from .prewarm import prewarm
 
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
 
@@ -125,7 +125,7 @@ def load(shell) -> None:
     _magics = EnergyMagics(shell)
     shell.register_magics(_magics)
     _magics.hooks.install()
-    prewarm()
+    prewarm(background=True)
 
 
 def unload(shell) -> None:
