@@ -325,11 +325,16 @@ class _Ticker:
     """
 
     IDLE_NAME = "lepton-sampling-idle"
+    #: With no sampler, it still wakes this often for a while after the last one: a block that
+    #: starts meanwhile (back-to-back blocks) is due later than that and need not wake it.
+    IDLE_POLL_S = 0.05
+    LINGER_S = 2.0
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._due: dict[Sampler, float] = {}
         self._wakes_at = float("inf")  # when the thread wakes next; -inf while it is awake
+        self._last_active = 0.0
         self._thread: threading.Thread | None = None
 
     def ensure_thread(self) -> threading.Thread:
@@ -352,6 +357,7 @@ class _Ticker:
     def remove(self, sampler: Sampler) -> None:
         with self._cond:  # no wake-up: the thread finds nothing due when it wakes
             self._due.pop(sampler, None)
+            self._last_active = time.monotonic()
             if not self._due and self._thread is not None:
                 self._thread.name = self.IDLE_NAME
 
@@ -361,7 +367,12 @@ class _Ticker:
                 now = time.monotonic()
                 due = [s for s, t in self._due.items() if t <= now]
                 if not due:
-                    self._wakes_at = min(self._due.values(), default=float("inf"))
+                    if self._due:
+                        self._wakes_at = min(self._due.values())
+                    elif now - self._last_active < self.LINGER_S:
+                        self._wakes_at = now + self.IDLE_POLL_S
+                    else:
+                        self._wakes_at = float("inf")
                     self._cond.wait(None if self._wakes_at == float("inf") else self._wakes_at - now)
                     self._wakes_at = float("-inf")
                     continue
