@@ -33,8 +33,8 @@ def _steps() -> None:
     from . import api  # noqa: F401  (the modules a measurement loads, report building included)
     from .carbon import lookup
     from .ledger import Ledger
-    from .sampler import prepare_thread
     from .sensors import discover
+    from .ticker import prepare_thread
 
     ledger = Ledger()
     for step in (lambda: discover(cached=True), lookup, prepare_thread, ledger.prepare,

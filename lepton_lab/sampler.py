@@ -1,15 +1,14 @@
 """Background sampling of energy sensors.
 
 The sampler brackets a piece of work with two exact reads (``start`` and ``stop``) and, in
-between, reads every sensor each ``interval_s`` on a daemon thread. Samples go to a bounded
+between, reads every sensor each ``interval_s`` on a daemon thread (:mod:`.ticker`'s, shared by
+every sampler of the process). Samples go to a bounded
 buffer (for the report and the ledger) and to subscribers (the live plot). It never prints:
 read errors are counted and the last one kept for the report.
 """
 from __future__ import annotations
 
 import atexit
-import itertools
-import os
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ticker
 from .errors import InvalidInput, LeptonError, SensorReadError
 from .sensors.base import DomainReading, Reading, Sensor
 
@@ -31,7 +31,6 @@ DEFAULT_MAX_SAMPLES = 100_000
 LOST_AFTER_FAILURES = 5
 
 _live_samplers: weakref.WeakSet[Sampler] = weakref.WeakSet()
-_thread_ids = itertools.count(1)
 
 
 def validate_interval(value: Any) -> float:
@@ -163,7 +162,7 @@ class Sampler:
         self._start = self._previous = self._read_all(final=False)
         self._looping = True
         _live_samplers.add(self)
-        _ticker.add(self)
+        ticker.add(self)
         return self._start
 
     def stop(self) -> SamplerResult:
@@ -173,7 +172,7 @@ class Sampler:
         if self._start is None:
             raise LeptonError("this Sampler was never started")
         self._stop_event.set()
-        _ticker.remove(self)
+        ticker.remove(self)
         with self._reading:  # a read under way ends first; none starts after this
             self._looping = False
         _live_samplers.discard(self)
@@ -206,7 +205,7 @@ class Sampler:
             raise LeptonError("this Sampler was never started: call start() first")
         return self._start
 
-    def _tick(self) -> bool:
+    def tick(self) -> bool:
         """On the sampling thread, when due: one read, published; False once there is nothing to read."""
         with self._reading:
             if self._stop_event.is_set():
@@ -312,97 +311,6 @@ class Sampler:
                 self._samples = self._samples[::2]
                 self._decimation *= 2
         return sample
-
-
-class _Ticker:
-    """One daemon thread that reads every running sampler of this process when it is due.
-
-    A thread per measurement made every ``measure()`` wait for a new thread to be scheduled, and a
-    parked thread handed each sampler still had to be woken at start and at stop: on a busy machine
-    each wake-up costs the measured code its CPU for a while. This thread is woken only when a
-    sampler is due sooner than it would wake anyway: back-to-back measurements never wake it. Its
-    name starts with ``lepton-sampler-`` while it has samplers to read (tests look for leaks by it).
-    """
-
-    IDLE_NAME = "lepton-sampling-idle"
-    #: With no sampler, it still wakes this often for a while after the last one: a block that
-    #: starts meanwhile (back-to-back blocks) is due later than that and need not wake it.
-    IDLE_POLL_S = 0.05
-    LINGER_S = 2.0
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._due: dict[Sampler, float] = {}
-        self._wakes_at = float("inf")  # when the thread wakes next; -inf while it is awake
-        self._last_active = 0.0
-        self._thread: threading.Thread | None = None
-
-    def ensure_thread(self) -> threading.Thread:
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._serve, name=self.IDLE_NAME, daemon=True)
-                self._wakes_at = float("-inf")
-                self._thread.start()
-            return self._thread
-
-    def add(self, sampler: Sampler) -> None:
-        thread = self.ensure_thread()
-        with self._cond:
-            due = time.monotonic() + sampler.interval_s
-            self._due[sampler] = due
-            thread.name = f"lepton-sampler-{next(_thread_ids)}"
-            if due < self._wakes_at:
-                self._cond.notify()
-
-    def remove(self, sampler: Sampler) -> None:
-        with self._cond:  # no wake-up: the thread finds nothing due when it wakes
-            self._due.pop(sampler, None)
-            self._last_active = time.monotonic()
-            if not self._due and self._thread is not None:
-                self._thread.name = self.IDLE_NAME
-
-    def _serve(self) -> None:
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                due = [s for s, t in self._due.items() if t <= now]
-                if not due:
-                    if self._due:
-                        self._wakes_at = min(self._due.values())
-                    elif now - self._last_active < self.LINGER_S:
-                        self._wakes_at = now + self.IDLE_POLL_S
-                    else:
-                        self._wakes_at = float("inf")
-                    self._cond.wait(None if self._wakes_at == float("inf") else self._wakes_at - now)
-                    self._wakes_at = float("-inf")
-                    continue
-                for sampler in due:
-                    self._due[sampler] = now + sampler.interval_s
-                self._cond.release()
-                try:
-                    finished = [s for s in due if not s._tick()]
-                finally:
-                    self._cond.acquire()
-                for sampler in finished:
-                    self._due.pop(sampler, None)
-
-
-_ticker = _Ticker()
-
-
-def _forget_ticker() -> None:
-    """In a forked child: the parent's thread does not exist here."""
-    global _ticker
-    _ticker = _Ticker()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_ticker)
-
-
-def prepare_thread() -> None:
-    """Start the sampling thread now (prewarm), so the first measurement does not wait for it."""
-    _ticker.ensure_thread()
 
 
 def _synchronize_accelerators() -> None:
