@@ -6,7 +6,8 @@ WAL checkpoint each time). Several kernels and the CLI write at once: every writ
 instead of failing on a read-to-write upgrade, and the first open, which switches the file to
 WAL and creates the schema, is retried while another process does the same. A save that still
 cannot be written is spooled (:mod:`lepton_lab.spool`) and added at the next open: nothing is
-lost. The trace is stored apart from the summary row so that listing history stays cheap.
+lost. ``measure()`` writes its journal instead (:mod:`lepton_lab.journal`, one write per block),
+folded in here a moment later. The tables and their rows: :mod:`lepton_lab.ledger_schema`.
 """
 from __future__ import annotations
 
@@ -27,23 +28,19 @@ from typing import Any, TypeVar, cast
 
 from . import journal, spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
+from .ledger_schema import HISTORY_COLUMNS, SCHEMA_VERSION, insert, insert_many, row_values
+from .ledger_schema import MIGRATIONS as _MIGRATIONS  # (tests build old ledgers from them)
 from .report import EnergyReport
 
-SCHEMA_VERSION = 4
 ENV_VAR = "LEPTON_LAB_LEDGER"
 #: SQLite waits this long for another writer's lock before a save attempt gives up ...
 BUSY_TIMEOUT_S = 5.0
 #: ... and a save makes this many attempts before the measurement is spooled instead.
 SAVE_ATTEMPTS = 3
-HISTORY_COLUMNS = (
-    "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
-    "status", "kind", "methods", "host", "view", "machine_energy_j", "process_energy_j", "hosts",
-)
 #: Idle power is remembered from this many of the host's latest baselines (their median).
 REMEMBERED_BASELINES = 5
 #: ... read again after this long, or at once after this process saves a baseline.
 REMEMBERED_IDLE_TTL_S = 60.0
-_INSERT_COLUMNS = HISTORY_COLUMNS[1:] + ("uid", "report")
 
 @dataclass(frozen=True)
 class RememberedIdle:
@@ -63,50 +60,6 @@ _idle_cache: dict[tuple[str, str], tuple[float, RememberedIdle]] = {}
 _connections_lock = threading.RLock()
 #: Ledger files this process has spooled to: replayed after its next successful save too.
 _spooled: set[str] = set()
-
-#: Statements that take a ledger from version N-1 to N (applied in order, in one transaction).
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS measurements (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            label TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            duration_s REAL NOT NULL,
-            energy_j REAL NOT NULL,
-            net_energy_j REAL,
-            mean_w REAL,
-            co2e_g REAL,
-            status TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            methods TEXT NOT NULL,
-            host TEXT,
-            report TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS measurements_label ON measurements(label)",
-        """CREATE TABLE IF NOT EXISTS traces (
-            measurement_id INTEGER PRIMARY KEY REFERENCES measurements(id) ON DELETE CASCADE,
-            trace TEXT NOT NULL
-        )""",
-    ),
-    # A unique id per measurement: a spooled report replayed by two processes is stored once.
-    2: (
-        "ALTER TABLE measurements ADD COLUMN uid TEXT",
-        "CREATE UNIQUE INDEX IF NOT EXISTS measurements_uid ON measurements(uid)",
-    ),
-    # Attribution: whose energy energy_j is, and both figures. Older rows saw the whole machine.
-    3: (
-        "ALTER TABLE measurements ADD COLUMN view TEXT",
-        "ALTER TABLE measurements ADD COLUMN machine_energy_j REAL",
-        "ALTER TABLE measurements ADD COLUMN process_energy_j REAL",
-        "UPDATE measurements SET view = 'machine', machine_energy_j = energy_j",
-        "CREATE INDEX IF NOT EXISTS measurements_baselines ON measurements(host) WHERE net_energy_j IS NOT NULL",
-    ),
-    # Cluster measurements (--dask): how many hosts a row sums. Older rows measured one.
-    4: (
-        "ALTER TABLE measurements ADD COLUMN hosts INTEGER",
-        "UPDATE measurements SET hosts = 1",
-    ),
-}
 
 T = TypeVar("T")
 
@@ -189,7 +142,7 @@ class Ledger:
 
     def _insert_now(self, connection: sqlite3.Connection, reports: list[EnergyReport]) -> dict[str, int]:
         with self._transaction(connection):
-            return _insert_many(connection, reports)
+            return insert_many(connection, reports)
 
     def _initialise(self, connection: sqlite3.Connection) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -253,8 +206,8 @@ class Ledger:
     def save(self, report: EnergyReport) -> int | None:
         """Store ``report``; its row id (None if its uid is stored already). Raises :class:`LedgerBusy` or
         :class:`LedgerError`."""
-        values = _row_values(report)
-        row_id = self._run(lambda db: _insert(db, *values), write=True, attempts=self.attempts)
+        values = row_values(report)
+        row_id = self._run(lambda db: insert(db, *values), write=True, attempts=self.attempts)
         if report.baseline_s:
             _idle_cache.pop((str(self.path), report.host), None)
         if str(self.path) in _spooled:
@@ -323,7 +276,7 @@ class Ledger:
                 continue
             try:
                 with self._transaction(connection):
-                    added += _insert(connection, *_row_values(report)) is not None
+                    added += insert(connection, *row_values(report)) is not None
             except sqlite3.Error:
                 return added  # locked or unwritable again: leave the rest for later
             spool.remove(path)
@@ -418,46 +371,11 @@ class Ledger:
                                    write=False, attempts=self.attempts))
 
 
-def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:
-    """(measurement row values, trace JSON) of a report."""
-    data = report.to_dict()
-    trace = data.pop("trace", None) or {"t_s": [], "power_w": {}}
-    data.pop("id", None)
-    data.pop("saved", None)
-    row = (report.label, report.started_at, report.duration_s, report.energy_j, report.net_energy_j,
-           report.mean_w, report.co2e_g, report.status, report.kind, report.methods, report.host,
-           report.view, report.machine_energy_j, report.process_energy_j, report.host_count, report.uid or None,
-           json.dumps(data))
-    return row, json.dumps(trace)
-
-
-def _insert(db: sqlite3.Connection, row: tuple[Any, ...], trace: str) -> int | None:
-    """Insert one measurement; its row id, or None if one with the same uid is there already."""
-    cursor = db.execute(
-        f"INSERT OR IGNORE INTO measurements ({', '.join(_INSERT_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})", row)
-    if cursor.rowcount == 0:
-        return None
-    row_id = cursor.lastrowid
-    db.execute("INSERT INTO traces VALUES (?, ?)", (row_id, trace))
-    return row_id
-
-
-def _insert_many(db: sqlite3.Connection, reports: list[EnergyReport]) -> dict[str, int]:
-    """Insert reports (in the caller's transaction); uid -> row id of those not stored before."""
-    ids = {}
-    for report in reports:
-        row_id = _insert(db, *_row_values(report))
-        if row_id is not None:
-            ids[report.uid] = row_id
-    return ids
-
-
 def _fold(own: journal.Journal) -> None:
     """Fold a journal of this process into its ledger; on trouble its lines wait for the next fold."""
     ledger = Ledger(own.ledger_path)
     try:
-        own.fold(lambda reports: ledger._run(lambda db: _insert_many(db, reports), write=True,
+        own.fold(lambda reports: ledger._run(lambda db: insert_many(db, reports), write=True,
                                              attempts=ledger.attempts))
         own.trouble = None
     except (LedgerError, OSError) as exc:
