@@ -76,23 +76,36 @@ def run_mode(flags: str, cells: int, pause_s: float, widget_cells: int, dask: bo
                 widgets = {"cells": widget_cells, "models_left_open": client.opened - client.closed,
                            "models_opened": client.opened, "saved_state_bytes": len(json.dumps(state)),
                            "saved_models": len(state.get("state", {}))}
-    base = statistics.median(plain[1:])
-    later = statistics.median(measured[1:])
+    return {"plain_s": plain, "measured_s": measured, "widgets": widgets}
+
+
+def _summary(runs: list[dict]) -> dict:
+    """One mode over its kernels: medians of the cells after each kernel's first, pooled; the first
+    measured cell's excess over its own kernel's plain median, the median over kernels."""
+    plain = [t for run in runs for t in run["plain_s"][1:]]
+    measured = [t for run in runs for t in run["measured_s"][1:]]
+    firsts = [run["measured_s"][0] - statistics.median(run["plain_s"][1:]) for run in runs]
+    base, later = statistics.median(plain), statistics.median(measured)
     return {"plain_ms": base * 1e3, "measured_ms": later * 1e3, "ratio": later / base,
-            "added_ms": (later - base) * 1e3, "first_added_ms": (measured[0] - base) * 1e3,
-            "first_plain_ms": plain[0] * 1e3, "widgets": widgets}
+            "added_ms": (later - base) * 1e3, "first_added_ms": statistics.median(firsts) * 1e3,
+            "first_added_each_ms": [f * 1e3 for f in firsts], "kernels": len(runs), "widgets": runs[0]["widgets"]}
 
 
-def kernel_table(cells: int, pause_s: float, widget_cells: int, modes: list[str]) -> dict:
-    results = {}
-    for name in modes:
-        results[name] = run_mode(MODES[name], cells, pause_s, widget_cells, dask=name == "--dask")
-    return results
+def kernel_table(cells: int, pause_s: float, widget_cells: int, modes: list[str], rounds: int = 2) -> dict:
+    """Every mode in its own kernels, ``rounds`` times, in alternating order (A B C D, D C B A, ...)
+    so that a slow drift of the machine's load hits every mode alike."""
+    runs: dict[str, list[dict]] = {name: [] for name in modes}
+    for round_ in range(rounds):
+        for name in modes if round_ % 2 == 0 else modes[::-1]:
+            runs[name].append(run_mode(MODES[name], cells, pause_s, widget_cells, dask=name == "--dask"))
+    return {name: _summary(found) for name, found in runs.items()}
 
 
 def markdown(results: dict, cells: int, pause_s: float) -> str:
-    lines = [f"In a real kernel (nbclient), {cells} pairs of `{BODY}` cells per mode, plain and measured "
-             f"alternated, {pause_s:g} s after `%load_ext`; kernel-side execute_input → execute_reply.", "",
+    kernels = next(iter(results.values()))["kernels"] if results else 0
+    lines = [f"In a real kernel (nbclient), {cells} pairs of `{BODY}` cells per mode and kernel, plain and "
+             f"measured alternated, {pause_s:g} s after `%load_ext`, {kernels} kernels per mode; kernel-side "
+             "execute_input → execute_reply.", "",
              "| variant | per short cell (median) | × plain | added per short cell | added to the first measured "
              "cell | widget models left open | saved widget state |", "|---|---|---|---|---|---|---|"]
     plain = statistics.median(r["plain_ms"] for r in results.values())

@@ -268,7 +268,7 @@ def kernel_main(args) -> int:
     modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
     results = {"api": api_table(args.api_repeats, args.processes),
                "kernel": kernel_table(args.cells, args.pause, args.widget_cells,
-                                      modes or ["-q --no-plot", "--no-plot", "default", "--dask"])}
+                                      modes or ["-q --no-plot", "--no-plot", "default", "--dask"], args.kernels)}
     print(markdown(results["kernel"], args.cells, args.pause), end="\n\n")
     print(api_markdown(results["api"]), end="\n\n")
     if args.json:
@@ -288,6 +288,7 @@ def main(argv=None) -> int:
     parser.add_argument("--widget-cells", type=int, default=20, help="--kernel: widget state after this many cells")
     parser.add_argument("--modes", default=None,
                         help="--kernel: comma-separated, of: -q --no-plot,--no-plot,default,--dask")
+    parser.add_argument("--kernels", type=int, default=2, help="--kernel: fresh kernels per mode (order alternated)")
     parser.add_argument("--api-repeats", type=int, default=1000, help="--kernel: warm measure() calls")
     parser.add_argument("--processes", type=int, default=5, help="--kernel: fresh processes per first-measurement kind")
     args = parser.parse_args(argv)
