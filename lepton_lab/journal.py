@@ -230,7 +230,10 @@ class _Folder:
             with self._cond:
                 due, self._due = self._due, set()
             for journal in due:
-                self._fold(journal)
+                try:
+                    self._fold(journal)
+                except Exception:  # left in the journal for the next fold; this thread goes on
+                    pass
 
 
 def request_fold(journal: Journal, fold: Callable[[Journal], None]) -> None:

@@ -80,11 +80,18 @@ class Ticker:
                     self._due[sampler] = now + sampler.interval_s
                 self._cond.release()
                 try:
-                    finished = [s for s in due if not s.tick()]
+                    finished = [s for s in due if not _tick(s)]
                 finally:
                     self._cond.acquire()
                 for sampler in finished:
                     self._due.pop(sampler, None)
+
+
+def _tick(sampler: Any) -> bool:
+    try:
+        return bool(sampler.tick())
+    except Exception:  # a sampler that breaks stops being read; the others, and this thread, go on
+        return False
 
 
 _ticker = Ticker()
