@@ -248,9 +248,11 @@ class Ledger:
         return None, None
 
     def prepare(self) -> None:
-        """Open (or create) the ledger and start the journal's folding thread: what a first
-        measurement would wait for (prewarm). Raises LedgerError."""
-        self._run(lambda db: None, write=False)
+        """Open the ledger (replaying its spool, folding crashed processes' journals) and start the
+        journal's folding thread: what a first measurement would wait for (prewarm). A ledger that
+        does not exist yet is left to the first save to create. Raises LedgerError."""
+        if self._anything_stored():
+            self._run(lambda db: None, write=False)
         journal.prepare(_fold)
 
     def _anything_stored(self) -> bool:

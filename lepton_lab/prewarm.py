@@ -10,10 +10,9 @@ ENV_VAR = "LEPTON_LAB_PREWARM"
 
 def prewarm(background: bool = False) -> threading.Thread | None:
     """Do now what the first measurement in a process would otherwise wait for (~0.1 s): load its
-    modules, find the sensors, read the carbon table, open (or create) the ledger, replay its spool
-    and fold journals left by crashed processes, read the idle power remembered for this machine,
-    and start the sampling and journal threads. The first ``measure()`` then costs about what the
-    next ones do.
+    modules, find the sensors, read the carbon table, open the ledger, replay its spool and fold
+    journals left by crashed processes, read the idle power remembered for this machine, and start
+    the sampling and journal threads. The first ``measure()`` then costs about what the next ones do.
 
     ``background=True`` does it in a daemon thread and returns it: ``%load_ext lepton_lab`` does
     so unless ``LEPTON_LAB_PREWARM=0``. A measurement that starts meanwhile waits only for the
