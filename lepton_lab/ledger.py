@@ -206,6 +206,7 @@ class Ledger:
     def save(self, report: EnergyReport) -> int | None:
         """Store ``report``; its row id (None if its uid is stored already). Raises :class:`LedgerBusy` or
         :class:`LedgerError`."""
+        self._fold_own()  # blocks this process journaled come first: the ledger keeps their order
         values = row_values(report)
         row_id = self._run(lambda db: insert(db, *values), write=True, attempts=self.attempts)
         if report.baseline_s:

@@ -128,3 +128,16 @@ def test_a_ledger_that_cannot_be_opened_keeps_the_journal_and_says_so():
     assert not block.report.saved
     path.rmdir()
     assert [row["label"] for row in Ledger().rows()] == ["warned", "refused"]
+
+
+def test_a_cell_saved_right_after_a_journaled_block_comes_after_it():
+    """The magic saves directly: the block this process journaled just before is stored first."""
+    from lepton_lab.measurement import Measurement
+    from lepton_lab.options import MeasureOptions
+
+    with lepton_lab.measure(label="block"):
+        pass
+    cell = Measurement(MeasureOptions.from_user(label="cell")).start()  # as %%energy does: saved at once
+    cell.stop()
+    rows = Ledger().rows()
+    assert [row["label"] for row in rows] == ["cell", "block"] and rows[0]["id"] > rows[1]["id"]
