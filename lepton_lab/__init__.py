@@ -37,7 +37,7 @@ _LAZY = {
     "last_report": ".api",
     "measure": ".api",
     "measured": ".api",
-    "prewarm": ".prewarm",
+    "prewarm": ".prewarming",
     "sensor_summary": ".api",
     "submit": ".board",
 }

@@ -19,7 +19,7 @@ from .cell_hooks import CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
 from .options import add_to_parser
-from .prewarm import prewarm
+from .prewarming import prewarm
 
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
 

@@ -160,6 +160,8 @@ def test_the_summary_shows_warnings_and_folds_how_the_machine_is_measured():
 
 # -- the cost of measure() (issue 19): its timing is benchmarks/overhead.py's, these check the means --
 def test_prewarm_prepares_the_first_measurement_and_may_run_in_the_background():
+    import lepton_lab.magic  # %load_ext imports the module behind prewarm: the name must stay the function
+
     assert lepton_lab.prewarm() is None  # done when it returns
     thread = lepton_lab.prewarm(background=True)
     with lepton_lab.measure(label="during prewarm") as m:  # waits for what it needs, safely

@@ -1,4 +1,7 @@
-"""``lepton_lab.prewarm()``: what the first measurement in a process would wait for, done ahead."""
+"""``lepton_lab.prewarm()``: what the first measurement in a process would wait for, done ahead.
+
+(Not named ``prewarm.py``: importing a submodule of that name would replace the function on the package.)
+"""
 from __future__ import annotations
 
 import os
