@@ -7,7 +7,13 @@ are prepared in the background by %load_ext; measured after a pause like a user'
 back as "Run All" does). Issue 10: attribution adds ≤ 1 ms to a cell (its whole cycle, timed
 alone) and ≤ 0.5 % of a core to the sampler (with and without it subscribed; it only polls GPUs).
 
+Issue 19 (``--kernel``, about 2-3 minutes): every display mode of ``%%energy`` on short cells in a
+real kernel through nbclient, against the same cells without it in the same kernel (targets:
+default adds ≤ 3 ms per cell and ≤ 50 ms to the first, no widget model left open), and the API:
+``measure()`` warm ≤ 0.5 ms with its ledger write, the first after ``prewarm()`` ≤ 20 ms.
+
     python benchmarks/overhead.py [--sensors nvml] [--repeats 200] [--json out.json]
+    python benchmarks/overhead.py --kernel [--cells 25] [--pause 0.5] [--modes default,--no-plot] [--json out.json]
 """
 from __future__ import annotations
 
@@ -175,14 +181,120 @@ def first_cell_ms(repeats: int, flags: str, pause_s: float) -> dict:
     return {"pause_s": pause_s, "added_median_ms": statistics.median(added), "added_max_ms": max(added)}
 
 
+# Before lepton_lab.prewarm() was public (to compare with older versions): the background one, awaited.
+_PREWARM = """
+def prewarm():
+    import lepton_lab
+    public = getattr(lepton_lab, "prewarm", None)
+    if public is not None:
+        return public()
+    from lepton_lab.measurement import prewarm as background
+    thread = background()
+    if thread is not None:
+        thread.join()
+"""
+_API_WARM = _PREWARM + """
+import statistics, sys, time
+import lepton_lab
+prewarm()
+for save in (True, False):
+    for _ in range(50):
+        with lepton_lab.measure(save=save):
+            pass
+    times = []
+    for _ in range(int(sys.argv[1])):
+        t0 = time.perf_counter()
+        with lepton_lab.measure(save=save):
+            pass
+        times.append(time.perf_counter() - t0)
+    print(statistics.median(times), sorted(times)[len(times) // 10], end=" ")
+"""
+_API_FIRST = _PREWARM + """
+import sys, time
+t0 = time.perf_counter()
+import lepton_lab
+if sys.argv[1] == "prewarm":
+    prewarm()
+t1 = time.perf_counter()
+with lepton_lab.measure():
+    pass
+print(t1 - t0, time.perf_counter() - t1)
+"""
+_API_WHOLE = "import lepton_lab\nwith lepton_lab.measure():\n    pass"
+
+
+def _python(code: str, *args: str) -> str:
+    return subprocess.check_output([sys.executable, "-c", code, *args], text=True).strip().splitlines()[-1]
+
+
+def api_table(repeats: int, processes: int) -> dict:
+    """measure() warm (with and without its ledger write), the first one in a fresh process (after
+    prewarm() or not), and a whole process (import + one measurement) against `python -c pass`."""
+    warm = [float(x) * 1e3 for x in _python(_API_WARM, str(repeats)).split()]
+    first: dict[str, list[float]] = {"prewarm": [], "cold": []}
+    whole: dict[str, list[float]] = {"lepton_lab": [], "python -c pass": []}
+    for _ in range(processes):  # interleaved, so that the machine's drift hits every kind alike
+        for kind in first:
+            first[kind].append(float(_python(_API_FIRST, kind).split()[1]) * 1e3)
+        for kind, code in (("lepton_lab", _API_WHOLE), ("python -c pass", "pass")):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            whole[kind].append((time.perf_counter() - t0) * 1e3)
+    return {"warm_median_ms": warm[0], "warm_p10_ms": warm[1], "warm_unsaved_median_ms": warm[2],
+            "first_after_prewarm_ms": statistics.median(first["prewarm"]),
+            "first_without_prewarm_ms": statistics.median(first["cold"]),
+            "whole_process_ms": statistics.median(whole["lepton_lab"]),
+            "python_pass_ms": statistics.median(whole["python -c pass"]), "repeats": repeats,
+            "processes": processes}
+
+
+def api_markdown(r: dict) -> str:
+    return "\n".join([
+        "| the Python API | lepton_lab | target |", "|---|---|---|",
+        f"| warm start+stop of an empty block, ledger write included (median of {r['repeats']}) | "
+        f"{r['warm_median_ms']:.3f} ms (p10 {r['warm_p10_ms']:.3f}; {r['warm_unsaved_median_ms']:.3f} ms with "
+        "`save=False`) | ≤ 0.5 ms |",
+        f"| first measurement in a fresh process, after `lepton_lab.prewarm()` | "
+        f"{r['first_after_prewarm_ms']:.1f} ms | ≤ 20 ms |",
+        f"| first measurement in a fresh process, no prewarm | {r['first_without_prewarm_ms']:.1f} ms | |",
+        f"| whole process (import + one measurement) | {r['whole_process_ms'] / 1e3:.2f} s "
+        f"(`python -c pass`: {r['python_pass_ms'] / 1e3:.2f} s) | |",
+    ])
+
+
+def kernel_main(args) -> int:
+    from kernel_cells import kernel_table, markdown  # benchmarks/kernel_cells.py, beside this script
+
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
+    results = {"api": api_table(args.api_repeats, args.processes),
+               "kernel": kernel_table(args.cells, args.pause, args.widget_cells,
+                                      modes or ["-q --no-plot", "--no-plot", "default", "--dask"], args.kernels)}
+    print(markdown(results["kernel"], args.cells, args.pause), end="\n\n")
+    print(api_markdown(results["api"]), end="\n\n")
+    if args.json:
+        emit(results, args.json)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sensors", default=None, help="nvml,rapl,estimate (default: what is readable)")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--kernel", action="store_true", help="issue 19's tables: a real kernel, and the API")
+    parser.add_argument("--cells", type=int, default=25, help="--kernel: pairs of short cells per mode")
+    parser.add_argument("--pause", type=float, default=0.5, help="--kernel: seconds between %%load_ext and the cells")
+    parser.add_argument("--widget-cells", type=int, default=20, help="--kernel: widget state after this many cells")
+    parser.add_argument("--modes", default=None,
+                        help="--kernel: comma-separated, of: -q --no-plot,--no-plot,default,--dask")
+    parser.add_argument("--kernels", type=int, default=2, help="--kernel: fresh kernels per mode (order alternated)")
+    parser.add_argument("--api-repeats", type=int, default=1000, help="--kernel: warm measure() calls")
+    parser.add_argument("--processes", type=int, default=5, help="--kernel: fresh processes per first-measurement kind")
     args = parser.parse_args(argv)
     os.environ.setdefault("LEPTON_LAB_LEDGER", os.path.join(tempfile.mkdtemp(), "bench.sqlite"))
+    if args.kernel:
+        return kernel_main(args)
     flags = f"--sensors {args.sensors}" if args.sensors else ""
     shell = _shell()
     results = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 import functools
 import warnings
 
-from .cluster import measurement_for
 from .errors import LedgerWarning
 from .measurement import Measurement, last_report
+from .measurement_choice import measurement_for
 from .options import MeasureOptions
 from .report import EnergyReport, status_for
 
@@ -31,7 +31,7 @@ class measure:
 
             raise InvalidInput("a with block runs once: to repeat until precise, pass the work as a function, "
                                f"lepton_lab.repeat(fn, until={checked.repeat:g})")
-        self._measurement = measurement_for(checked)
+        self._measurement = measurement_for(checked, journaled=True)
         self.report: EnergyReport | None = None
 
     def subscribe(self, callback):

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from .errors import InvalidInput, SensorReadError
 from .sensors import cpu_times
@@ -353,11 +353,11 @@ def _others_phrase(shares: Mapping[str, Share]) -> str:
 
 # -- sessions, for --charge-idle ----------------------------------------------------------------
 class ActiveSessions:
-    """Measurements on this machine, one marker file each, so that ``--charge-idle`` can split idle
-    energy among those that overlapped this one. Markers live in a sticky shared folder (like
-    /tmp), so every user's kernels see each other: a running one holds its start time, a finished
-    one its start and end (kept a few minutes, then tidied); one whose process died unfinished is
-    not counted."""
+    """Measurements on this machine, one marker file per measuring process, so that ``--charge-idle``
+    can split idle energy among those that overlapped this one. Markers live in a sticky shared
+    folder (like /tmp), so every user's kernels see each other: a measuring process's holds the start
+    of its current measurements, an idle one's their start and end (kept a few minutes, then
+    tidied); one whose process died mid-measurement is not counted."""
 
     KEEP_FINISHED_S = 300.0
 
@@ -365,22 +365,13 @@ class ActiveSessions:
         import tempfile
 
         self.folder = folder or os.path.join(tempfile.gettempdir(), "lepton_lab-sessions")
-        self._marker: str | None = None
         self._start = 0.0
+        self._entered = False
 
     def enter(self) -> None:
         self._start = time.time()
-        try:
-            if not os.path.isdir(self.folder):
-                os.makedirs(self.folder, exist_ok=True)
-                os.chmod(self.folder, 0o1777)  # shared by every user, each deleting only their own
-            marker = os.path.join(self.folder, f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
-            with open(marker + ".new", "w") as handle:  # renamed whole: a reader never sees it empty
-                handle.write(f"{self._start}")
-            os.replace(marker + ".new", marker)
-            self._marker = marker
-        except OSError:
-            self._marker = None  # not counted: the split stays right for everyone else
+        self._entered = True
+        _ProcessMarker.of(self.folder).enter(self._start)
 
     def count(self) -> int:
         """Measured sessions (processes) whose measurement overlapped this one, this one included."""
@@ -412,13 +403,66 @@ class ActiveSessions:
         return len(overlapping)
 
     def leave(self) -> None:
-        if self._marker:
-            try:
-                with open(self._marker, "a") as handle:
-                    handle.write(f" {time.time()}")
-            except OSError:
-                pass
-            self._marker = None
+        if self._entered:
+            self._entered = False
+            _ProcessMarker.of(self.folder).leave(time.time())
+
+
+class _ProcessMarker:
+    """This process's marker in one folder: the start of its busy period (while any of its
+    measurements runs), then that start and the period's end.
+
+    One marker per process, rewritten in place, not one file created, renamed and appended per
+    measurement: that cost 0.4 ms of each ``measure()``. The count stays exact: a process overlapped
+    a measurement exactly when its latest busy period did (every earlier one ended before it began)."""
+
+    WIDTH = 64  # every write the same length, so a shorter one leaves nothing of a longer one behind
+    _by_folder: ClassVar[dict[str, _ProcessMarker]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self._fd: int | None = None
+        self._pid = 0
+        self._running = 0
+        self._since = 0.0
+
+    @classmethod
+    def of(cls, folder: str) -> _ProcessMarker:
+        with cls._lock:
+            return cls._by_folder.setdefault(folder, cls(folder))
+
+    def enter(self, start: float) -> None:
+        with self._lock:
+            self._running += 1
+            if self._running == 1:
+                self._since = start
+                self._write(repr(start))
+
+    def leave(self, end: float) -> None:
+        with self._lock:
+            self._running = max(0, self._running - 1)
+            if self._running == 0:
+                self._write(f"{self._since!r} {end!r}")
+
+    def _write(self, text: str) -> None:
+        try:
+            os.pwrite(self._file(), text.ljust(self.WIDTH).encode(), 0)
+        except OSError:  # not counted: the split stays right for everyone else
+            self._fd = None
+
+    def _file(self) -> int:
+        if self._fd is not None and self._pid == os.getpid():
+            if os.fstat(self._fd).st_nlink > 0:
+                return self._fd
+            os.close(self._fd)  # tidied away by another process's count while idle: a new one
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder, exist_ok=True)
+            os.chmod(self.folder, 0o1777)  # shared by every user, each deleting only their own
+        name = os.path.join(self.folder, f"{os.getpid()}-{time.monotonic_ns()}")
+        self._fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+        self._pid = os.getpid()
+        return self._fd
 
 
 def _alive(pid: int) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import ast
 import sys
 
-from .cluster import measurement_for
-from .measurement import Measurement, validate_variable_name
-from .options import MeasureOptions
+from .measurement import Measurement
+from .measurement_choice import measurement_for
+from .options import MeasureOptions, validate_variable_name
 from .report import status_for
 
 _announced_fallback = False

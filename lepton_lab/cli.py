@@ -45,7 +45,7 @@ def _cmd_sensors(args) -> int:
 
 
 def _cmd_measure(args) -> int:
-    from .cluster import measurement_for
+    from .measurement_choice import measurement_for
     from .options import MeasureOptions
 
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd

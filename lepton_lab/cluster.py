@@ -87,16 +87,6 @@ def resolve_client(value: Any) -> Any:
     return value
 
 
-def measurement_for(options: Any, **kwargs: Any) -> Any:
-    """The measurement the options ask for: of this machine, or with ``dask`` of a whole cluster.
-    Every presenter starts its measurement here."""
-    from .measurement import Measurement
-
-    if options.dask is not None:
-        return ClusterMeasurement(options, **{k: v for k, v in kwargs.items() if k in ("clock", "ledger")})
-    return Measurement(options, **kwargs)
-
-
 # -- on each host (run by client.run inside an elected worker) ------------------------------
 @dataclass
 class _HostRun:

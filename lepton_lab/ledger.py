@@ -6,7 +6,8 @@ WAL checkpoint each time). Several kernels and the CLI write at once: every writ
 instead of failing on a read-to-write upgrade, and the first open, which switches the file to
 WAL and creates the schema, is retried while another process does the same. A save that still
 cannot be written is spooled (:mod:`lepton_lab.spool`) and added at the next open: nothing is
-lost. The trace is stored apart from the summary row so that listing history stays cheap.
+lost. ``measure()`` writes its journal instead (:mod:`lepton_lab.journal`, one write per block),
+folded in here a moment later. The tables and their rows: :mod:`lepton_lab.ledger_schema`.
 """
 from __future__ import annotations
 
@@ -18,31 +19,28 @@ import sqlite3
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import spool
+from . import journal, spool
 from .errors import InvalidInput, LedgerBusy, LedgerError
+from .ledger_schema import HISTORY_COLUMNS, SCHEMA_VERSION, insert, insert_many, row_values
+from .ledger_schema import MIGRATIONS as _MIGRATIONS  # (tests build old ledgers from them)
 from .report import EnergyReport
 
-SCHEMA_VERSION = 4
 ENV_VAR = "LEPTON_LAB_LEDGER"
 #: SQLite waits this long for another writer's lock before a save attempt gives up ...
 BUSY_TIMEOUT_S = 5.0
 #: ... and a save makes this many attempts before the measurement is spooled instead.
 SAVE_ATTEMPTS = 3
-HISTORY_COLUMNS = (
-    "id", "label", "started_at", "duration_s", "energy_j", "net_energy_j", "mean_w", "co2e_g",
-    "status", "kind", "methods", "host", "view", "machine_energy_j", "process_energy_j", "hosts",
-)
 #: Idle power is remembered from this many of the host's latest baselines (their median).
 REMEMBERED_BASELINES = 5
 #: ... read again after this long, or at once after this process saves a baseline.
 REMEMBERED_IDLE_TTL_S = 60.0
-_INSERT_COLUMNS = HISTORY_COLUMNS[1:] + ("uid", "report")
 
 @dataclass(frozen=True)
 class RememberedIdle:
@@ -62,50 +60,6 @@ _idle_cache: dict[tuple[str, str], tuple[float, RememberedIdle]] = {}
 _connections_lock = threading.RLock()
 #: Ledger files this process has spooled to: replayed after its next successful save too.
 _spooled: set[str] = set()
-
-#: Statements that take a ledger from version N-1 to N (applied in order, in one transaction).
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS measurements (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            label TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            duration_s REAL NOT NULL,
-            energy_j REAL NOT NULL,
-            net_energy_j REAL,
-            mean_w REAL,
-            co2e_g REAL,
-            status TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            methods TEXT NOT NULL,
-            host TEXT,
-            report TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS measurements_label ON measurements(label)",
-        """CREATE TABLE IF NOT EXISTS traces (
-            measurement_id INTEGER PRIMARY KEY REFERENCES measurements(id) ON DELETE CASCADE,
-            trace TEXT NOT NULL
-        )""",
-    ),
-    # A unique id per measurement: a spooled report replayed by two processes is stored once.
-    2: (
-        "ALTER TABLE measurements ADD COLUMN uid TEXT",
-        "CREATE UNIQUE INDEX IF NOT EXISTS measurements_uid ON measurements(uid)",
-    ),
-    # Attribution: whose energy energy_j is, and both figures. Older rows saw the whole machine.
-    3: (
-        "ALTER TABLE measurements ADD COLUMN view TEXT",
-        "ALTER TABLE measurements ADD COLUMN machine_energy_j REAL",
-        "ALTER TABLE measurements ADD COLUMN process_energy_j REAL",
-        "UPDATE measurements SET view = 'machine', machine_energy_j = energy_j",
-        "CREATE INDEX IF NOT EXISTS measurements_baselines ON measurements(host) WHERE net_energy_j IS NOT NULL",
-    ),
-    # Cluster measurements (--dask): how many hosts a row sums. Older rows measured one.
-    4: (
-        "ALTER TABLE measurements ADD COLUMN hosts INTEGER",
-        "UPDATE measurements SET hosts = 1",
-    ),
-}
 
 T = TypeVar("T")
 
@@ -183,7 +137,12 @@ class Ledger:
             raise
         _connections[key] = connection
         self._replay_spool(connection)
+        journal.fold_orphans(self.path, lambda reports: self._insert_now(connection, reports))
         return connection
+
+    def _insert_now(self, connection: sqlite3.Connection, reports: list[EnergyReport]) -> dict[str, int]:
+        with self._transaction(connection):
+            return insert_many(connection, reports)
 
     def _initialise(self, connection: sqlite3.Connection) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -247,8 +206,9 @@ class Ledger:
     def save(self, report: EnergyReport) -> int | None:
         """Store ``report``; its row id (None if its uid is stored already). Raises :class:`LedgerBusy` or
         :class:`LedgerError`."""
-        values = _row_values(report)
-        row_id = self._run(lambda db: _insert(db, *values), write=True, attempts=self.attempts)
+        self._fold_own()  # blocks this process journaled come first: the ledger keeps their order
+        values = row_values(report)
+        row_id = self._run(lambda db: insert(db, *values), write=True, attempts=self.attempts)
         if report.baseline_s:
             _idle_cache.pop((str(self.path), report.host), None)
         if str(self.path) in _spooled:
@@ -270,6 +230,41 @@ class Ledger:
             return None, (f"measurement not saved in the ledger yet: {exc}; it waits in {where} "
                           "and is added the next time the ledger is opened")
 
+    def record(self, report: EnergyReport) -> tuple[int | None, str | None]:
+        """Keep a measurement that just ended: journaled with one write (:mod:`lepton_lab.journal`),
+        in the ledger a moment later, its row id then set on ``report``. Saved at once where no
+        journal can be written, and for a baseline (the next measurement reads the idle it remembers)."""
+        if report.baseline_s:
+            return self.keep(report)
+        report.uid = report.uid or uuid.uuid4().hex  # a line folded twice is stored once
+        own = journal.journal_for(self.path)
+        try:
+            own.append(report)
+        except OSError:
+            return self.keep(report)
+        journal.request_fold(own, _fold)
+        if own.trouble:  # the last fold failed: the measurement is safe, but say it is not in the ledger
+            return None, (f"measurement not saved in the ledger yet: {own.trouble}; it waits in {own.folder} "
+                          "and is added when the ledger can be written")
+        return None, None
+
+    def prepare(self) -> None:
+        """Open the ledger (replaying its spool, folding crashed processes' journals) and start the
+        journal's folding thread: what a first measurement would wait for (prewarm). A ledger that
+        does not exist yet is left to the first save to create. Raises LedgerError."""
+        if self._anything_stored():
+            self._run(lambda db: None, write=False)
+        journal.prepare(_fold)
+
+    def _anything_stored(self) -> bool:
+        return self.path.exists() or bool(spool.pending(self.path)) or journal.any_waiting(self.path)
+
+    def _fold_own(self) -> None:
+        """Fold what this process journaled into this ledger, so that it reads what it measured."""
+        own = journal.journal_for(self.path)
+        if own.pending():
+            _fold(own)
+
     def _replay_spool(self, connection: sqlite3.Connection) -> int:
         """Add spooled measurements of this ledger (best effort: what fails waits for the next open)."""
         added = 0
@@ -284,7 +279,7 @@ class Ledger:
                 continue
             try:
                 with self._transaction(connection):
-                    added += _insert(connection, *_row_values(report)) is not None
+                    added += insert(connection, *row_values(report)) is not None
             except sqlite3.Error:
                 return added  # locked or unwritable again: leave the rest for later
             spool.remove(path)
@@ -306,14 +301,16 @@ class Ledger:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             return []
         return self._run(lambda db: [dict(zip(HISTORY_COLUMNS, row)) for row in db.execute(query, params)],
                          write=False, attempts=self.attempts)
 
     def get(self, key: int | str) -> EnergyReport:
         """A full report by ledger id, or the newest one with that label."""
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             raise InvalidInput(f"no measurement '{key}': the ledger {self.path} is empty")
         select = ("SELECT m.id, m.report, t.trace FROM measurements m LEFT JOIN traces t"
                   " ON t.measurement_id = m.id WHERE ")
@@ -370,39 +367,30 @@ class Ledger:
         return pd.DataFrame(self.rows(limit=limit, label=label), columns=list(HISTORY_COLUMNS))
 
     def __len__(self) -> int:
-        if not self.path.exists() and not spool.pending(self.path):
+        self._fold_own()
+        if not self._anything_stored():
             return 0
         return cast(int, self._run(lambda db: db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0],
                                    write=False, attempts=self.attempts))
 
 
-def _row_values(report: EnergyReport) -> tuple[tuple[Any, ...], str]:
-    """(measurement row values, trace JSON) of a report."""
-    data = report.to_dict()
-    trace = data.pop("trace", None) or {"t_s": [], "power_w": {}}
-    data.pop("id", None)
-    data.pop("saved", None)
-    row = (report.label, report.started_at, report.duration_s, report.energy_j, report.net_energy_j,
-           report.mean_w, report.co2e_g, report.status, report.kind, report.methods, report.host,
-           report.view, report.machine_energy_j, report.process_energy_j, report.host_count, report.uid or None,
-           json.dumps(data))
-    return row, json.dumps(trace)
-
-
-def _insert(db: sqlite3.Connection, row: tuple[Any, ...], trace: str) -> int | None:
-    """Insert one measurement; its row id, or None if one with the same uid is there already."""
-    cursor = db.execute(
-        f"INSERT OR IGNORE INTO measurements ({', '.join(_INSERT_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})", row)
-    if cursor.rowcount == 0:
-        return None
-    row_id = cursor.lastrowid
-    db.execute("INSERT INTO traces VALUES (?, ?)", (row_id, trace))
-    return row_id
+def _fold(own: journal.Journal) -> None:
+    """Fold a journal of this process into its ledger; on trouble its lines wait for the next fold."""
+    ledger = Ledger(own.ledger_path)
+    try:
+        own.fold(lambda reports: ledger._run(lambda db: insert_many(db, reports), write=True,
+                                             attempts=ledger.attempts))
+        own.trouble = None
+    except (LedgerError, OSError) as exc:
+        own.trouble = str(exc)
 
 
 def close_connections() -> None:
-    """Close the cached connections (at exit, or before deleting a ledger file)."""
+    """Fold this process's journals, then close the cached connections (at exit, or before deleting
+    a ledger file)."""
+    for own in journal.all_journals():
+        _fold(own)
+        own.close()
     with _connections_lock:
         for connection in _connections.values():
             connection.close()

@@ -19,8 +19,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .cell_hooks import REPEAT_FLAG, CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
-from .measurement import prewarm
 from .options import add_to_parser
+from .prewarming import prewarm
 
 SUBCOMMANDS = ("sensors", "history", "last", "compare", "help")
 
@@ -130,7 +130,7 @@ def load(shell) -> None:
     _magics = EnergyMagics(shell)
     shell.register_magics(_magics)
     _magics.hooks.install()
-    prewarm()
+    prewarm(background=True)
 
 
 def unload(shell) -> None:

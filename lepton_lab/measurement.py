@@ -5,10 +5,7 @@ a ``with`` block and a shell command are measured, reported and stored the same 
 """
 from __future__ import annotations
 
-import keyword
-import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +17,7 @@ from . import attribution as attribution_module
 from . import carbon as carbon_module
 from . import units
 from .attribution import ActiveSessions, Attributor, Share
-from .errors import InvalidInput, LeptonError
+from .errors import LeptonError
 from .options import MeasureOptions
 from .report import STATUSES, AttributionInfo, CarbonInfo, DomainEnergy, EnergyReport
 from .sampler import Sample, Sampler, SamplerResult
@@ -45,23 +42,20 @@ def remember(report: EnergyReport) -> None:
     _last_report = report
 
 
-def keep_report(report: EnergyReport, save: bool, ledger: Ledger | None = None) -> list[str]:
-    """Store a finished report in the ledger (unless ``save`` is off); the warnings, if any."""
+def keep_report(report: EnergyReport, save: bool, ledger: Ledger | None = None, journaled: bool = False) -> list[str]:
+    """Store a finished report in the ledger (unless ``save`` is off), or with ``journaled`` in its
+    journal, folded into it a moment later (:meth:`Ledger.record`); the warnings, if any."""
     if not save:
         report.saved = True  # not asked to save: nothing was lost
         return []
     from .ledger import Ledger
 
-    row_id, warning = (ledger or Ledger()).keep(report)
-    if row_id is not None:
-        report.id, report.saved = row_id, True
+    keeper = ledger or Ledger()
+    row_id, warning = keeper.record(report) if journaled else keeper.keep(report)
+    if row_id is not None:  # a journaled report gets its row id a moment later, when it is folded
+        report.id = row_id
+    report.saved = warning is None
     return [warning] if warning else []
-
-
-def validate_variable_name(name: str) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise InvalidInput(f"'{name}' is not a valid Python variable name: use e.g. --var energy_report")
-    return name
 
 
 def now_iso() -> str:
@@ -76,6 +70,9 @@ class Measurement:
     clock: Callable[[], float] = time.monotonic
     ledger: Ledger | None = None
     cached_sensors: bool = True
+    #: Journal the report (one write, in SQLite a moment later) instead of a transaction: ``measure()``
+    #: costs ≤ 0.5 ms so. A cell's costs more anyway, and tools read the ledger right after it.
+    journaled: bool = False
 
     def __post_init__(self) -> None:
         self.options = self.options.validated()
@@ -163,7 +160,7 @@ class Measurement:
         finally:
             if self.attributor is not None:
                 self.attributor.end()
-        self.warnings.extend(keep_report(self.report, self.options.save, self.ledger))
+        self.warnings.extend(keep_report(self.report, self.options.save, self.ledger, self.journaled))
         remember(self.report)
         return self.report
 
@@ -290,37 +287,6 @@ class Measurement:
         if result.decimation > 1:
             warnings.append(f"long run: trace kept at 1 in {result.decimation} samples")
         return warnings
-
-
-PREWARM_ENV = "LEPTON_LAB_PREWARM"
-
-
-def prewarm() -> threading.Thread | None:
-    """Do in the background what the first measurement in a process would otherwise wait for:
-    find the sensors, read the carbon table, open (or create) the ledger, replay its spool and read
-    the idle power remembered for this machine.
-
-    Started by ``%load_ext lepton_lab`` unless ``LEPTON_LAB_PREWARM=0``. The first measured cell
-    then waits only for what is not done yet: discovery and the ledger are shared behind their
-    own locks. Failures are left for that measurement to report.
-    """
-    if os.environ.get(PREWARM_ENV, "1").strip() in ("0", "false", "no", "off"):
-        return None
-
-    def work() -> None:
-        from .ledger import Ledger
-
-        steps = (lambda: discover(cached=True), carbon_module.lookup,
-                 lambda: Ledger().remembered_idle(socket.gethostname()))
-        for step in steps:
-            try:
-                step()
-            except Exception:
-                pass
-
-    thread = threading.Thread(target=work, name="lepton-prewarm", daemon=True)
-    thread.start()
-    return thread
 
 
 def _default_label() -> str:

@@ -5,7 +5,8 @@ same defaults and the same one-line errors, because all three are built from :da
 the magic's and the CLI's flags (:func:`add_to_parser`), ``measure(**options)`` and
 :class:`MeasureOptions` (:func:`from_user`). Adding an option is one entry here (and the code
 that uses it). Options that only one presenter has stay with it: ``--var``, ``-q`` and
-``--no-plot`` with the magic, ``save=`` with ``measure()``.
+``--no-plot`` with the magic, ``save=`` with ``measure()``; a check they need still lives here
+(``--var``'s :func:`validate_variable_name`).
 
 Every check takes what a user typed (text on a command line, or a Python value) and returns the
 normalised value, or raises :class:`~lepton_lab.errors.InvalidInput` with one line saying what
@@ -14,6 +15,7 @@ was wrong and what to do.
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, make_dataclass, replace
@@ -117,6 +119,13 @@ def validate_dask(value: Any) -> Any:
 def validate_pue(value: Any) -> float | None:
     """None means $LEPTON_LAB_PUE or 1.0."""
     return None if value is None else carbon.validate_pue(value)
+
+
+def validate_variable_name(name: Any) -> str:
+    """The check of ``%%energy --var NAME`` (a magic-only option, so not in :data:`OPTIONS`)."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise InvalidInput(f"'{name}' is not a valid Python variable name: use e.g. --var energy_report")
+    return name
 
 
 @dataclass(frozen=True)

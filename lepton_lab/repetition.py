@@ -166,7 +166,7 @@ def run_trials(call: Callable[[], Any], until: Any, options: Any, *, warmup: int
 
 def _trial(call: Callable[[], Any], runs: int, options: Any) -> EnergyReport:
     """One measured trial of ``runs`` calls; a failing call stops it, is recorded, and propagates."""
-    from .cluster import measurement_for
+    from .measurement_choice import measurement_for
 
     measurement = measurement_for(options)
     measurement.start()
@@ -186,7 +186,7 @@ def repeat_cell(shell: Any, args: Any, cell: str) -> None:
     """``%%energy --repeat TARGET``: the cell's whole body is one run; shows (and with ``--var``
     stores) the :class:`RepeatResult`. Its side effects happen once per run, warm-up included."""
     from .cell_runner import OUTPUT_METADATA, run_body
-    from .measurement import validate_variable_name
+    from .options import validate_variable_name
 
     var = validate_variable_name(args.var) if args.var is not None else None
     options = MeasureOptions.from_namespace(args)

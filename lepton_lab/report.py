@@ -10,7 +10,7 @@ import html
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import units
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
 
 STATUSES = ("ok", "error", "interrupted")
 SCHEMA = 3  # 2: attribution (machine and process energy per domain); 3: hosts (--dask)
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copy of every number and string (immutable anyway):
+    a fifth of its cost, and every ``measure()`` stores one report."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value
 
 
 def status_for(error: BaseException | None) -> str:
@@ -216,7 +228,7 @@ class EnergyReport:
 
     # -- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = _plain(self)
         data["schema"] = SCHEMA
         data["energy_j"] = self.energy_j
         data["co2e_g"] = self.co2e_g

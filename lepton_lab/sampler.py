@@ -1,14 +1,14 @@
 """Background sampling of energy sensors.
 
 The sampler brackets a piece of work with two exact reads (``start`` and ``stop``) and, in
-between, reads every sensor each ``interval_s`` on a daemon thread. Samples go to a bounded
+between, reads every sensor each ``interval_s`` on a daemon thread (:mod:`.ticker`'s, shared by
+every sampler of the process). Samples go to a bounded
 buffer (for the report and the ledger) and to subscribers (the live plot). It never prints:
 read errors are counted and the last one kept for the report.
 """
 from __future__ import annotations
 
 import atexit
-import itertools
 import sys
 import threading
 import time
@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ticker
 from .errors import InvalidInput, LeptonError, SensorReadError
 from .sensors.base import DomainReading, Reading, Sensor
 
@@ -30,7 +31,6 @@ DEFAULT_MAX_SAMPLES = 100_000
 LOST_AFTER_FAILURES = 5
 
 _live_samplers: weakref.WeakSet[Sampler] = weakref.WeakSet()
-_thread_ids = itertools.count(1)
 
 
 def validate_interval(value: Any) -> float:
@@ -118,7 +118,9 @@ class Sampler:
         self._subscribers: list[Callable[[Sample], None]] = []
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._looping = False  # read by the sampling thread between start and stop
+        # Held over one background read: stop waits for it, not for a thread (re-entrant: a subscriber may stop).
+        self._reading = threading.RLock()
         self._samples: list[Sample] = []
         self._decimation = 1
         self._since_kept = 0
@@ -148,22 +150,19 @@ class Sampler:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._looping
 
     def start(self) -> Reading:
-        """Exact first read, then start the thread; returns once the thread is running."""
+        """Exact first read, then join the sampling thread's rounds; returns at once (the first
+        sample is due only ``interval_s`` later, so nothing waits for that thread to run)."""
         if self._start is not None:
             raise LeptonError("this Sampler was already started: create a new one per measurement")
         for sensor in self.sensors:
             sensor.begin()
         self._start = self._previous = self._read_all(final=False)
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name=f"lepton-sampler-{next(_thread_ids)}", daemon=True
-        )
+        self._looping = True
         _live_samplers.add(self)
-        self._thread.start()
-        ready.wait()
+        ticker.add(self)
         return self._start
 
     def stop(self) -> SamplerResult:
@@ -173,8 +172,9 @@ class Sampler:
         if self._start is None:
             raise LeptonError("this Sampler was never started")
         self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join()
+        ticker.remove(self)
+        with self._reading:  # a read under way ends first; none starts after this
+            self._looping = False
         _live_samplers.discard(self)
         _synchronize_accelerators()
         end = self._read_all(final=True)
@@ -205,14 +205,17 @@ class Sampler:
             raise LeptonError("this Sampler was never started: call start() first")
         return self._start
 
-    def _run(self, ready: threading.Event) -> None:
-        ready.set()
-        while not self._stop_event.wait(self.interval_s):
+    def tick(self) -> bool:
+        """On the sampling thread, when due: one read, published; False once there is nothing to read."""
+        with self._reading:
+            if self._stop_event.is_set():
+                return False
             reading = self._read_all(final=False)
             if not reading.domains:
                 if len(self.lost) == len(self._started.domains):
-                    return  # every domain is given up: nothing left to read
-                continue
+                    self._looping = False
+                    return False  # every domain is given up: nothing left to read
+                return True
             with self._lock:
                 sample = self._append(reading)
                 subscribers = list(self._subscribers)
@@ -221,6 +224,7 @@ class Sampler:
                     callback(sample)
                 except Exception:  # a broken live view must never stop the measurement
                     self.subscriber_errors += 1
+            return True
 
     def _read_all(self, final: bool) -> Reading:
         """Every domain still read; a failing one is left out (or, at the end, kept at its last

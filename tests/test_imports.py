@@ -26,6 +26,11 @@ CASES = {
         "import threading; [t.join(30) for t in threading.enumerate() if t.name == 'lepton-prewarm']",
         ("torch", "pandas", "numpy", "sklearn", "ipywidgets", "bqplot"),
     ),
+    # The local path never climbs into the cluster module (measurement_choice imports it for --dask only).
+    "a local measure()": (
+        "import lepton_lab; m = lepton_lab.measure(save=False); m.__enter__(); m.__exit__(None, None, None)",
+        ("lepton_lab.cluster", "distributed", "dask", "pandas", "IPython", "ipywidgets", "bqplot"),
+    ),
     "pure packages": (
         "import lepton_lab.whatif, lepton_lab.widgets, lepton_lab.serve, lepton_lab.tradeoffs, lepton_lab.carbon",
         ("torch", "pandas", "numpy", "sklearn", "pynvml", "IPython", "ipywidgets", "bqplot"),

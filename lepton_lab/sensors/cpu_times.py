@@ -29,15 +29,25 @@ def machine_times() -> tuple[float, float]:
 
 
 def _children(pid: int) -> list[int]:
+    # os-level calls, not pathlib: this runs for every thread of the kernel at both edges of every
+    # measurement, and pathlib's objects cost more than the reads (74 vs 28 µs with 4 threads).
     found: list[int] = []
+    tasks = f"{_PROC}/{pid}/task"
     try:
-        for task in (_PROC / str(pid) / "task").iterdir():
-            try:
-                found.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                continue
+        threads = os.listdir(tasks)
     except OSError:
-        pass
+        return found
+    for tid in threads:
+        try:
+            fd = os.open(f"{tasks}/{tid}/children", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            found.extend(int(c) for c in os.read(fd, 1 << 16).split())
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return found
 
 
