@@ -72,6 +72,15 @@ def cut_interval(baseline: Sequence[float], candidate: Sequence[float], level: f
     if min(*baseline, *candidate) <= 0:
         raise InvalidInput("energies must be positive")
     logs = [math.log(c / b) for b, c in zip(baseline, candidate)]
+    mean, low_log, high_log = _log_mean_interval(logs, level, resamples, seed)
+    # A lower log ratio is a bigger cut: the interval's ends swap.
+    return CutInterval(cut=1 - math.exp(mean), low=1 - math.exp(high_log), high=1 - math.exp(low_log),
+                       level=level, pairs=len(logs))
+
+
+def _log_mean_interval(logs: Sequence[float], level: float, resamples: int,
+                       seed: int | None) -> tuple[float, float, float]:
+    """(mean, low, high) of the mean of ``logs``, by the studentized bootstrap."""
     n = len(logs)
     mean, se = _mean_and_se(logs)
     rng = random.Random(seed)
@@ -81,17 +90,37 @@ def cut_interval(baseline: Sequence[float], candidate: Sequence[float], level: f
         m, s = _mean_and_se(sample)
         if s > 0:
             studentized.append((m - mean) / s)
-    if se == 0 or not studentized:  # every pair gave the same ratio: nothing to spread
-        low_log = high_log = mean
-    else:
-        studentized.sort()
-        tail = (1 - level) / 2
-        upper_t = studentized[min(len(studentized) - 1, int((1 - tail) * len(studentized)))]
-        lower_t = studentized[int(tail * len(studentized))]
-        low_log, high_log = mean - upper_t * se, mean - lower_t * se
-    # A lower log ratio is a bigger cut: the interval's ends swap.
-    return CutInterval(cut=1 - math.exp(mean), low=1 - math.exp(high_log), high=1 - math.exp(low_log),
-                       level=level, pairs=n)
+    if se == 0 or not studentized:  # every value the same: nothing to spread
+        return mean, mean, mean
+    studentized.sort()
+    tail = (1 - level) / 2
+    upper_t = studentized[min(len(studentized) - 1, int((1 - tail) * len(studentized)))]
+    lower_t = studentized[int(tail * len(studentized))]
+    return mean, mean - upper_t * se, mean - lower_t * se
+
+
+@dataclass(frozen=True)
+class GeometricMean:
+    """A positive quantity's geometric mean over runs, with its interval: the estimator the cut
+    uses, so that ``1 - candidate.value / baseline.value`` over the same pairs is the cut itself."""
+
+    value: float
+    low: float
+    high: float
+    level: float
+    runs: int
+
+
+def geometric_mean(values: Sequence[float], level: float = DEFAULT_LEVEL, resamples: int = DEFAULT_RESAMPLES,
+                   seed: int | None = 0) -> GeometricMean:
+    """The geometric mean of positive ``values`` and its studentized-bootstrap interval (a single
+    value has no spread: its interval is itself)."""
+    if not values:
+        raise InvalidInput("a geometric mean needs at least one value")
+    if min(values) <= 0:
+        raise InvalidInput("energies must be positive")
+    mean, low, high = _log_mean_interval([math.log(v) for v in values], level, resamples, seed)
+    return GeometricMean(math.exp(mean), math.exp(low), math.exp(high), level, len(values))
 
 
 def pareto_front(energy: Sequence[float], accuracy: Sequence[float]) -> list[bool]:

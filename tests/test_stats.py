@@ -89,3 +89,17 @@ def test_verdicts_follow_the_interval():
     kind, sentence = verdict(CutInterval(0.31, 0.22, 0.38, 0.95, 5))
     assert kind == CANNOT_TELL and "spans 30%" in sentence
     assert verdict(CutInterval(0.3, 0.30, 0.35, 0.95, 5))[0] == REPRODUCED  # the low end reaching 30 % counts
+
+
+def test_the_geometric_means_of_the_same_pairs_give_the_cut_exactly():
+    """Issue 18: lesson 07 printed medians beside a geometric-mean cut ("3.91e+03 vs 414, cut -100.6 %").
+    One estimator: 1 - gm(candidate) / gm(baseline) over the same pairs is the cut, each in its interval."""
+    from lepton_lab.stats import geometric_mean
+
+    baseline, candidate = _pairs(random.Random(3), 6, 0.6, noise=0.3)
+    cut, ours, theirs = cut_interval(baseline, candidate), geometric_mean(candidate), geometric_mean(baseline)
+    assert 1 - ours.value / theirs.value == pytest.approx(cut.cut, rel=1e-12)
+    assert ours.low < ours.value < ours.high and theirs.low < theirs.value < theirs.high
+    assert geometric_mean([4.0]).value == pytest.approx(4.0) and geometric_mean([4.0]).low == pytest.approx(4.0)
+    with pytest.raises(InvalidInput):
+        geometric_mean([1.0, -1.0])

@@ -19,6 +19,7 @@ from .workloads import (
                         make_model,
                         pick_device,
                         run_inference,
+                        set_threads,
                         train,
                         trained_model,
 )
@@ -47,6 +48,7 @@ __all__ = [
                         "prune_sweep",
                         "quantize_int8",
                         "run_inference",
+                        "set_threads",
                         "structured_prune",
                         "target_seconds",
                         "thread_sweep",

@@ -218,25 +218,26 @@ def describe_energy_source() -> str:
     return f"Energy: {kinds.badge(kind)} ({names}): compare runs on this machine, do not bill from them."
 
 
-def other_load_note(seconds: float = 0.5) -> str | None:
-    """One line when other processes used more than ~10 % of the CPUs over the next ``seconds``
-    (measured, not the load average), else None.
-
-    The sweeps then show this kernel's attributed share (``view`` = process), keeping the whole
-    machine's energy beside it in ``machine_energy_j``."""
+def other_load_note(seconds: float = 0.5) -> str:
+    """One line: how busy other processes kept the CPUs over the next ``seconds`` (measured, not the
+    load average), judged as every report judges it, and which view this session's reports show."""
     import time
 
-    from ..attribution import OTHER_LOAD_THRESHOLD, CpuWatch
+    from ..attribution import CpuWatch
+    from ..neighbours import load_phrase, session_view
 
     watch = CpuWatch().begin()
     time.sleep(seconds)
     share = watch.share()
-    if share.fraction is None or share.other_load < OTHER_LOAD_THRESHOLD:
-        return None
-    return (f"Other processes used {share.other_load:.0%} of this machine's CPU time over {seconds:g} s. The energy "
-            "sensors (and the estimate) see the whole machine, so the tables below show this kernel's "
-            "attributed share (view: process) and keep the machine's energy in machine_energy_j. "
-            "Timings stay noisy: trust differences that repeat.")
+    session = session_view()
+    shown = ("this kernel's attributed share (view: process), with the machine's energy kept in machine_energy_j"
+             if session.view == "process" else "the whole machine's energy (view: machine)")
+    if share.fraction is None:
+        return f"Other load: unknown here ({share.note}). Reports show {shown}: {session.why}."
+    busy, judged = load_phrase(share.other_load)
+    load = f"Over {seconds:g} s, {judged}" + (": timings will be noisy, trust differences that repeat" if busy
+                                                 else ": quiet enough for measuring")
+    return f"{load}. Reports show {shown} for the whole session ({session.why})."
 
 
 def use_one_thread() -> str:
