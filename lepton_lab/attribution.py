@@ -337,8 +337,8 @@ def choose_view(asked: str, shares: Mapping[str, Share], session: SessionView | 
     session = session or session_view()
     if session.view == "process":
         return "process", f"{session.why}" + (f"; {load}" if load else "")
-    busiest = max(s.other_load for s in attributable.values())
-    busy, judged = load_phrase(busiest, "the machine")
+    domain, busiest = max(((d, s.other_load) for d, s in attributable.items()), key=lambda item: item[1])
+    busy, judged = load_phrase(busiest, "the CPUs" if domain.startswith("cpu:") else f"{domain}'s SM time")
     if busy:  # said, not switched: a view that flips between cells makes them incomparable
         return "machine", (f"{judged}: this session keeps the machine view ({session.why}); "
                            "--attribute process shows this kernel's share")

@@ -31,10 +31,10 @@ def test_the_session_is_decided_from_the_setting_the_hub_or_other_users_never_fr
 def test_auto_keeps_the_sessions_view_whatever_the_load_and_says_when_neighbours_are_busy():
     quiet, busy = Share(0.9, other_load=0.05), Share(0.3, other_load=0.45)
     view, why = choose_view("auto", {"cpu:package-0": quiet}, ALONE)
-    assert view == "machine" and why.endswith("other processes used 5% of the machine, at most 10%")
+    assert view == "machine" and why.endswith("other processes used 5% of the CPUs, at most 10%")
     view, why = choose_view("auto", {"cpu:package-0": busy}, ALONE)
     assert view == "machine"  # not switched: the session's cells stay comparable
-    assert why.startswith("other processes used 45% of the machine, over 10%: this session keeps the machine view")
+    assert why.startswith("other processes used 45% of the CPUs, over 10%: this session keeps the machine view")
     assert "\n" not in why and "--attribute process" in why
     assert choose_view("auto", {"cpu:package-0": quiet}, SHARED)[0] == "process"
     assert choose_view("auto", {"cpu:package-0": busy}, SHARED)[0] == "process"
