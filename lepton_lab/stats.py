@@ -83,6 +83,9 @@ def _log_mean_interval(logs: Sequence[float], level: float, resamples: int,
     """(mean, low, high) of the mean of ``logs``, by the studentized bootstrap."""
     n = len(logs)
     mean, se = _mean_and_se(logs)
+    if n < 3:  # two values resample to the same mean or to no spread: the t interval, wide as it should be
+        half = t_quantile(level, n - 1) * se if n > 1 else 0.0
+        return mean, mean - half, mean + half
     rng = random.Random(seed)
     studentized: list[float] = []
     for _ in range(resamples):

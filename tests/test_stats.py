@@ -118,3 +118,10 @@ def test_the_geometric_means_interval_covers_at_about_the_nominal_rate_and_stays
         widest = max(widest, g.high / g.low)
     assert 0.93 <= hits / trials <= 0.97, hits / trials
     assert widest < 10, widest
+
+
+def test_two_pairs_give_a_wide_interval_not_a_point():
+    """The bootstrap of two pairs has no spread to resample (every resample is the mean or has no
+    spread): the interval is the t interval with one degree of freedom, wide as it should be."""
+    interval = cut_interval([100.0, 104.0], [70.0, 80.0])
+    assert interval.low < interval.cut < interval.high and interval.high - interval.low > 0.5

@@ -590,5 +590,6 @@ def test_the_claim_search_measures_pairs_and_confirms_the_winner_afresh(mlp):
         assert result.best["candidate"] == eligible.loc[eligible["cut"].idxmax(), "candidate"]
         assert result.confirmed.pairs == 2 and result.verdict[0] in ("reproduced", "not reproduced", "can't tell")
         lines = claim.describe(result)
-        assert lines[-2].startswith("verdict: ")
+        assert lines[3].startswith("verdict: ")
+        assert all(line.startswith("batching alone (dense fp32, batch 32): ") for line in lines[4:-1]), lines
         assert "ESTIMATED" in lines[-1] or "attributed" in lines[-1]  # no sensor here: never called measured
