@@ -593,3 +593,27 @@ def test_the_claim_search_measures_pairs_and_confirms_the_winner_afresh(mlp):
         assert lines[3].startswith("verdict: ")
         assert all(line.startswith("batching alone (dense fp32, batch 32): ") for line in lines[4:-1]), lines
         assert "ESTIMATED" in lines[-1] or "attributed" in lines[-1]  # no sensor here: never called measured
+
+
+def test_threads_are_set_for_the_machine_and_said(monkeypatch):
+    """Issue 18: torch's default threads on a busy 2-CPU laptop made batch 64 ~100× slower per image
+    than one thread. One CPU is left free (1 thread on 2 CPUs), and the line says why."""
+    import torch
+
+    from lepton_lab.tradeoffs import workloads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(workloads, "usable_cpus", lambda: 2)
+        assert workloads.sensible_threads() == 1
+        line = tradeoffs.set_threads()
+        assert torch.get_num_threads() == 1 and "1 thread(s) of this machine's 2 CPU(s)" in line
+        assert "Oversubscription" in line and "\n" not in line
+        monkeypatch.setattr(workloads, "usable_cpus", lambda: 1)
+        assert workloads.sensible_threads() == 1  # never zero
+        monkeypatch.setattr(workloads, "usable_cpus", lambda: 16)
+        assert 1 <= workloads.sensible_threads() <= 15
+        tradeoffs.set_threads(3)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
