@@ -93,9 +93,9 @@ def in_one_view(runs: list[list[dict]]) -> list[list[dict]]:
     """Every run of a sweep in the same view, so that no ratio compares one kernel's share with a
     whole machine's.
 
-    ``attribute="auto"`` picks the view per measurement: if other processes got busy during some
-    settings only, those rows alone would show this kernel's share. Where any run was attributed
-    and every run could be, the whole table shows the process view; otherwise the machine's."""
+    ``attribute="auto"`` keeps the session's view, but a sweep may mix explicit views (or ledger
+    rows of other sessions): where any run was attributed and every run could be, the whole table
+    shows the process view; otherwise the machine's."""
     flat = [row for rows in runs for row in rows]
     attributed = any(row.get("view") == "process" for row in flat)
     view = "process" if attributed and all(row.get("process_energy_j") is not None for row in flat) else "machine"
@@ -238,18 +238,6 @@ def other_load_note(seconds: float = 0.5) -> str:
     load = f"Over {seconds:g} s, {judged}" + (": timings will be noisy, trust differences that repeat" if busy
                                                  else ": quiet enough for measuring")
     return f"{load}. Reports show {shown} for the whole session ({session.why})."
-
-
-def use_one_thread() -> str:
-    """Run torch on one CPU thread (for a busy machine) and say why, in one line."""
-    from .workloads import torch_module
-
-    torch_module().set_num_threads(1)
-    # A multi-threaded kernel waits for its slowest thread at every barrier: with the cores shared,
-    # one thread parked behind another process can stall a setting many times over, and the sweep
-    # would rank noise. One thread only loses its share of time, evenly across settings.
-    return ("Using 1 torch thread on this busy CPU, so that other processes slow every setting evenly "
-            "instead of stalling multi-threaded kernels at random (lesson 04 shows the effect).")
 
 
 def ratio(value: float, reference: float) -> str:
