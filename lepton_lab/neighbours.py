@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .errors import InvalidInput
-
 #: Neighbours' load over this part of the machine is "busy": one threshold for every note.
 OTHER_LOAD_THRESHOLD = 0.10
 
@@ -74,8 +72,10 @@ def decide_session(environ: Mapping[str, str], users: Callable[[], set[str]]) ->
         return SessionView("process", f"shared machine: {SHARED_ENV}={environ[SHARED_ENV]}")
     if setting in ("0", "no", "false", "off"):
         return SessionView("machine", f"not shared: {SHARED_ENV}={environ[SHARED_ENV]}")
-    if setting:
-        raise InvalidInput(f"{SHARED_ENV}={environ[SHARED_ENV]!r}: set it to 1 (shared machine) or 0 (not shared)")
+    if setting:  # decided at a cell's end: a typo must not cost the cell its report, so say it there
+        judged = decide_session({k: v for k, v in environ.items() if k != SHARED_ENV}, users)
+        return SessionView(judged.view, f"{judged.why}; {SHARED_ENV}={environ[SHARED_ENV]!r} ignored: set it to 1 "
+                                        "(shared machine) or 0 (not shared)")
     hub = next((name for name in HUB_ENV if environ.get(name)), None)
     if hub:
         return SessionView("process", f"shared machine: JupyterHub ({hub} is set)")
