@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from .errors import InvalidInput, SensorReadError
+from .neighbours import SessionView, load_phrase, session_view
 from .sensors import cpu_times
 
 if TYPE_CHECKING:
     from .sensors.base import Sensor
 
 VIEWS = ("auto", "machine", "process")
-#: ``auto`` shows this kernel's share when others used more than this part of the machine.
-OTHER_LOAD_THRESHOLD = 0.10
 #: A CPU-second (or an SM-second) of someone else's work may draw this much more or less power
 #: than one of ours: the split is uncertain by this part of the others' share.
 SPLIT_RELATIVE = 0.25
@@ -322,8 +321,9 @@ def split(energy_j: float, sensor_uncertainty_j: float, duration_s: float, share
     return Split(energy_j, idle_j, dynamic_j, process_j, uncertainty)
 
 
-def choose_view(asked: str, shares: Mapping[str, Share]) -> tuple[str, str]:
-    """(the view shown, why: a phrase for the summary's first line)."""
+def choose_view(asked: str, shares: Mapping[str, Share], session: SessionView | None = None) -> tuple[str, str]:
+    """(the view shown, why: a phrase for the summary's first line). ``auto`` takes the session's
+    view (:func:`session_view`, decided once), so that two cells of a session compare."""
     attributable = {d: s for d, s in shares.items() if s.fraction is not None}
     load = _others_phrase(attributable)
     if asked == "machine":
@@ -334,20 +334,25 @@ def choose_view(asked: str, shares: Mapping[str, Share]) -> tuple[str, str]:
         return "machine", why
     if asked == "process":
         return "process", "asked for with --attribute process" + (f"; {load}" if load else "")
-    busiest = max(s.other_load for s in attributable.values())
-    if busiest > OTHER_LOAD_THRESHOLD:
-        return "process", load
-    return "machine", f"{load}, under {OTHER_LOAD_THRESHOLD:.0%}" if load else "no other load"
+    session = session or session_view()
+    if session.view == "process":
+        return "process", f"{session.why}" + (f"; {load}" if load else "")
+    domain, busiest = max(((d, s.other_load) for d, s in attributable.items()), key=lambda item: item[1])
+    busy, judged = load_phrase(busiest, "the CPUs" if domain.startswith("cpu:") else f"{domain}'s SM time")
+    if busy:  # said, not switched: a view that flips between cells makes them incomparable
+        return "machine", (f"{judged}: this session keeps the machine view ({session.why}); "
+                           "--attribute process shows this kernel's share")
+    return "machine", f"{session.why}; {judged}"
 
 
 def _others_phrase(shares: Mapping[str, Share]) -> str:
     parts = []
     cpu = [s.other_load for d, s in shares.items() if d.startswith("cpu:")]
     if cpu:
-        parts.append(f"other processes used {max(cpu):.0%} of the CPUs")
+        parts.append(f"other processes used {round(100 * max(cpu))}% of the CPUs")
     for domain, s in shares.items():
         if domain.startswith("gpu:"):
-            parts.append(f"{s.other_load:.0%} of {domain}'s SM time")
+            parts.append(f"{round(100 * s.other_load)}% of {domain}'s SM time")
     return ", ".join(parts)
 
 

@@ -470,14 +470,56 @@ class ClusterMeasurement:
             warnings.append(f"{len(joined)} host(s) joined during the cell ({', '.join(joined)}): measured from "
                             "when they joined")
         i = self.intensity
+        trace = self._hosts_trace(reports) or {"t_s": self._trace_t, "power_w": self._trace_w}
         return EnergyReport(
             label=self.options.label or f"cluster {time.strftime('%H:%M:%S')}",
             status=status, started_at=self._started_at, duration_s=duration, domains=domains,
             carbon=CarbonInfo(i.region, i.name, i.g_per_kwh, i.year, i.source, self.options.pue),
             interval_s=self.options.interval_s, notes=list(dict.fromkeys(notes)), warnings=warnings, error=error,
-            trace={"t_s": self._trace_t, "power_w": self._trace_w}, host=host_id(), uid=uuid.uuid4().hex,
+            trace=trace, host=host_id(), uid=uuid.uuid4().hex,
             hosts=hosts,
         )
+
+
+    def _hosts_trace(self, reports: dict[str, dict]) -> dict | None:
+        """The report's trace from the hosts' own samples (not the polls), one line per live-view
+        line, on one time grid: its peak is the peak of the hosts' *simultaneous* summed power,
+        and a cell shorter than a poll still has a figure. None when no host sent samples."""
+        lines, _, _, _ = self.live_description()
+        parts: dict[str, list[tuple[float, dict]]] = {}
+        for name, data in reports.items():
+            line = name if name in lines else lines[-1]
+            host = self.hosts.get(name)
+            start = (host.joined_s or 0.0) if host else 0.0
+            parts.setdefault(line, []).append((start, data.get("trace") or {}))
+        return sum_traces(parts)
+
+
+def sum_traces(parts: dict[str, list[tuple[float, dict]]]) -> dict | None:
+    """{"t_s", "power_w": {line: watts}} on the union of every part's sample times.
+
+    Each part is (its start in the cell's seconds, a report trace); a sample's power holds over the
+    interval that ends at it, so at a grid time a part contributes its first sample at or after it,
+    and nothing outside its own samples (before it started, after it was lost)."""
+    import numpy as np
+
+    series = []
+    for line, traces in parts.items():
+        for offset, trace in traces:
+            t = np.asarray(trace.get("t_s") or [], dtype=float) + offset
+            domains = [np.asarray(w, dtype=float) for w in (trace.get("power_w") or {}).values() if len(w) == len(t)]
+            if len(t):
+                series.append((line, offset, t, np.nan_to_num(sum(domains)) if domains else np.zeros(len(t))))
+    if not series:
+        return None
+    grid = np.unique(np.round(np.concatenate([t for _, _, t, _ in series]), 4))
+    power = {line: np.zeros(len(grid)) for line in parts}
+    for line, start, t, watts in series:
+        index = np.searchsorted(t, grid - 1e-4, side="left")  # grid times are rounded to 0.1 ms
+        inside = (grid > start) & (index < len(t))
+        power[line] += np.where(inside, watts[np.minimum(index, len(t) - 1)], 0.0)
+    return {"t_s": [float(x) for x in grid], "power_w": {line: [round(float(w), 3) for w in p]
+                                                        for line, p in power.items()}}
 
 
 def running_on_workers(client: Any) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any
 
 from . import carbon
-from .attribution import OTHER_LOAD_THRESHOLD, validate_view
+from .attribution import validate_view
 from .errors import InvalidInput
 from .sampler import DEFAULT_INTERVAL_S, validate_interval
 from .sensors import parse_gpu_indices, parse_sensor_names, sensor_names
@@ -170,8 +170,9 @@ OPTIONS: tuple[Option, ...] = (
            "lepton_lab.traces.names() lists them", validate_trace, "TRACE"),
     Option("attribute", ("--attribute",), "auto",
            "whose energy to show: machine (everything the sensors saw), process (this kernel's share of "
-           f"it, by CPU time and GPU utilisation), or auto: process when other processes used over "
-           f"{OTHER_LOAD_THRESHOLD * 100:.0f} %% of the machine (default auto; both are stored)",
+           "it, by CPU time and GPU utilisation), or auto: decided once per session, process on a shared "
+           "machine (JupyterHub, other users' processes, $LEPTON_LAB_SHARED=1), else machine, which notes "
+           "neighbours' load (default auto; both are stored)",
            validate_view, "VIEW"),
     Option("charge_idle", ("--charge-idle",), False,
            "with the process view, also charge an even part of the machine's idle energy (split among "

@@ -27,6 +27,14 @@ def isolated_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("LEPTON_LAB_RAPL_ROOT", str(tmp_path / "no-powercap"))
     monkeypatch.delenv("LEPTON_LAB_REGION", raising=False)
     monkeypatch.delenv("LEPTON_LAB_PUE", raising=False)
+    # One view per session (--attribute auto): not shared, whoever else uses the test machine; a
+    # test that wants a shared machine sets LEPTON_LAB_SHARED=1 (and resets the decision in-process).
+    monkeypatch.setenv("LEPTON_LAB_SHARED", "0")
+    for name in ("JUPYTERHUB_USER", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    neighbours = sys.modules.get("lepton_lab.neighbours")
+    if neighbours is not None:
+        neighbours.reset_session_view()
     yield
     sensors = sys.modules.get("lepton_lab.sensors")
     if sensors is not None:  # sensors opened for one test (a fake GPU, say) must not serve the next

@@ -95,9 +95,9 @@ def test_empty_then_updated_in_place():
     assert "no measurement yet" in comparison.static_html() and comparison.table.empty
     _ = comparison.widget  # builds the widget version
     view = comparison.view
-    assert view.figures.layout.display == "none"
+    assert view.figures.layout.visibility == "hidden"  # laid out, not display:none (negative widths)
     comparison.add(report("first", {"gpu:0": 10.0}))
-    assert view.figures.layout.display is None
+    assert view.figures.layout.visibility == "visible"
     assert list(view.energy_bars.x) == ["first"]
     comparison.add(report("second", {"gpu:0": 5.0, "cpu:package-0": 1.0}))
     assert np.asarray(view.energy_bars.y).shape == (2, 2)
@@ -155,3 +155,31 @@ def test_compare_api_accepts_reports_and_ledger_labels():
     assert isinstance(comparison, Comparison)
     assert list(comparison.table["label"]) == ["short", "longer"]
     assert comparison.table.loc[1, "energy_j"] == pytest.approx(longer.report.energy_j)
+
+
+def _rect_sizes(svg_text: str) -> list[float]:
+    root = ET.fromstring(svg_text)
+    return [float(r.get(k)) for r in root.iter("{http://www.w3.org/2000/svg}rect") for k in ("width", "height")]
+
+
+def test_74_runs_are_numbered_readably_and_no_rect_is_negative():
+    """Issue 18: lesson 07's sweep chart had 74 labels overlapping into a smear, and the browser
+    rejected negative <rect> widths. Numbers 1..74, thinned so that none overlap, and the table's
+    order; every rect of every chart has a width and a height of zero or more."""
+    labels = [f"pair {i % 3 + 1}/3 · {i}% pruned · int8-dynamic · batch 64" for i in range(74)]
+    comparison = Comparison([report(label, {"gpu:0": 1.0 + i % 5}) for i, label in enumerate(labels)])
+    for svg in figures(comparison.static_html()):
+        text = ET.tostring(svg, encoding="unicode")
+        assert min(_rect_sizes(text)) >= 0
+        under = [t.text or "" for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+        ticks = [t for t in under if t.isdigit()]
+        assert ticks[0] == "1" and len(ticks) <= 16
+        assert any("measurements 1-74" in t for t in texts(svg))
+    _ = comparison.widget
+    assert list(comparison.view.energy_bars.x)[:3] == ["1", "2", "3"]
+    ticks = list(comparison.view.energy_figure.axes[0].tick_values)
+    assert ticks[0] == "1" and 2 <= len(ticks) <= 16
+    comparison.close()
+    # A few short labels stay labels.
+    few = Comparison([report(name, {"gpu:0": 1.0}) for name in ("a", "b", "c")])
+    assert {"a", "b", "c"} <= {t for svg in figures(few.static_html()) for t in texts(svg)}

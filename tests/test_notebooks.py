@@ -1,4 +1,9 @@
-"""Every guided lesson runs top to bottom in a real kernel (nbclient), in quick mode (LEPTON_FAST=1)."""
+"""Every guided lesson runs top to bottom in a real kernel (nbclient), in quick mode (LEPTON_FAST=1).
+
+Lessons 01, 06 and 07 run beside a neighbour burning a CPU (the busy 2-CPU laptop of issue 18), and
+their printed claims are read back and checked against their own printed numbers
+(``tests/lesson_claims.py``): the wording is generated from the numbers in code, so these checks
+catch a sentence that no longer follows them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,36 +12,41 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests import lesson_claims as claims
+
 LESSONS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+#: Lessons whose text is checked against their numbers, run with a neighbour burning a CPU.
+CHECKED = {"01": claims.lesson_01, "06": claims.lesson_06, "07": claims.lesson_07}
 
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_in_quick_mode(path, monkeypatch, tmp_path):
+    from lepton_lab.tradeoffs.background import BackgroundBurner
+
     monkeypatch.setenv("LEPTON_FAST", "1")
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text = "".join(
-        str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
-        + str(output.get("data", {}).get("text/html", ""))
-        for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
-    )
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    check = CHECKED.get(path.stem[:2])
+    if check is not None:
+        with BackgroundBurner(threads=1, max_seconds=900):  # someone else's load, as on a laptop
+            client.execute()
+    else:
+        client.execute()
+    text = claims.all_text(notebook)
     assert "Traceback" not in text
     if "%%energy" in "".join(cell.source for cell in notebook.cells):
         # no sensor on CI: the lesson must show the estimate as such
         assert "ESTIMATED" in text or "measured" in text
+    claims.load_notes_agree(text)
+    if check is not None:
+        check(notebook)
     if path.stem.startswith("02_"):  # issue 12: the same dense model, measured twice, agrees with itself
         again = next(line for line in text.splitlines() if "dense model measured again" in line)
         assert "no measurable difference" in again, again
-    if path.stem.startswith("07_"):  # the verdict is computed, and quick mode says it is a smoke test
-        assert "verdict: " in text and "QUICK MODE" in text
-        assert any(word in text for word in ("reproduced", "can't tell", "no candidate kept the accuracy"))
     if path.stem == "challenge":  # scored, submitted, and read back from the board
         assert "submitted: " in text and "µJ/inference" in text and "rejected files" not in text
-    if path.stem.startswith("01_"):  # the shared-machine section: a neighbour's load, this kernel's share
-        assert "this kernel's share (asked for with --attribute process" in text
-        assert "+attributed-cpu-time" in text
 
 
 def test_there_are_lessons():

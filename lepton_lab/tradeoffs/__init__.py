@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..sensors.gpu_control import ControlUnavailable, GpuControl, gpu_control_problem
 from .pruning import count_parameters, magnitude_prune, prune_sweep, structured_prune, zero_fraction
 from .quantization import agreement, model_bytes, precision_sweep, quantize_int8
-from .runs import describe_energy_source, other_load_note, target_seconds, use_one_thread
+from .runs import describe_energy_source, other_load_note, target_seconds
 from .scheduling import batch_size_sweep, carbon_by_hour, clock_sweep, power_cap_sweep, thread_sweep
 from .workloads import (
                         accuracy,
@@ -19,6 +19,7 @@ from .workloads import (
                         make_model,
                         pick_device,
                         run_inference,
+                        set_threads,
                         train,
                         trained_model,
 )
@@ -47,11 +48,11 @@ __all__ = [
                         "prune_sweep",
                         "quantize_int8",
                         "run_inference",
+                        "set_threads",
                         "structured_prune",
                         "target_seconds",
                         "thread_sweep",
                         "train",
                         "trained_model",
-                        "use_one_thread",
                         "zero_fraction",
 ]

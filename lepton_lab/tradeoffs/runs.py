@@ -93,9 +93,9 @@ def in_one_view(runs: list[list[dict]]) -> list[list[dict]]:
     """Every run of a sweep in the same view, so that no ratio compares one kernel's share with a
     whole machine's.
 
-    ``attribute="auto"`` picks the view per measurement: if other processes got busy during some
-    settings only, those rows alone would show this kernel's share. Where any run was attributed
-    and every run could be, the whole table shows the process view; otherwise the machine's."""
+    ``attribute="auto"`` keeps the session's view, but a sweep may mix explicit views (or ledger
+    rows of other sessions): where any run was attributed and every run could be, the whole table
+    shows the process view; otherwise the machine's."""
     flat = [row for rows in runs for row in rows]
     attributed = any(row.get("view") == "process" for row in flat)
     view = "process" if attributed and all(row.get("process_energy_j") is not None for row in flat) else "machine"
@@ -218,37 +218,26 @@ def describe_energy_source() -> str:
     return f"Energy: {kinds.badge(kind)} ({names}): compare runs on this machine, do not bill from them."
 
 
-def other_load_note(seconds: float = 0.5) -> str | None:
-    """One line when other processes used more than ~10 % of the CPUs over the next ``seconds``
-    (measured, not the load average), else None.
-
-    The sweeps then show this kernel's attributed share (``view`` = process), keeping the whole
-    machine's energy beside it in ``machine_energy_j``."""
+def other_load_note(seconds: float = 0.5) -> str:
+    """One line: how busy other processes kept the CPUs over the next ``seconds`` (measured, not the
+    load average), judged as every report judges it, and which view this session's reports show."""
     import time
 
-    from ..attribution import OTHER_LOAD_THRESHOLD, CpuWatch
+    from ..attribution import CpuWatch
+    from ..neighbours import load_phrase, session_view
 
     watch = CpuWatch().begin()
     time.sleep(seconds)
     share = watch.share()
-    if share.fraction is None or share.other_load < OTHER_LOAD_THRESHOLD:
-        return None
-    return (f"Other processes used {share.other_load:.0%} of this machine's CPU time over {seconds:g} s. The energy "
-            "sensors (and the estimate) see the whole machine, so the tables below show this kernel's "
-            "attributed share (view: process) and keep the machine's energy in machine_energy_j. "
-            "Timings stay noisy: trust differences that repeat.")
-
-
-def use_one_thread() -> str:
-    """Run torch on one CPU thread (for a busy machine) and say why, in one line."""
-    from .workloads import torch_module
-
-    torch_module().set_num_threads(1)
-    # A multi-threaded kernel waits for its slowest thread at every barrier: with the cores shared,
-    # one thread parked behind another process can stall a setting many times over, and the sweep
-    # would rank noise. One thread only loses its share of time, evenly across settings.
-    return ("Using 1 torch thread on this busy CPU, so that other processes slow every setting evenly "
-            "instead of stalling multi-threaded kernels at random (lesson 04 shows the effect).")
+    session = session_view()
+    shown = ("this kernel's attributed share (view: process), with the machine's energy kept in machine_energy_j"
+             if session.view == "process" else "the whole machine's energy (view: machine)")
+    if share.fraction is None:
+        return f"Other load: unknown here ({share.note}). Reports show {shown}: {session.why}."
+    busy, judged = load_phrase(share.other_load)
+    load = f"Over {seconds:g} s, {judged}" + (": timings will be noisy, trust differences that repeat" if busy
+                                                 else ": quiet enough for measuring")
+    return f"{load}. Reports show {shown} for the whole session ({session.why})."
 
 
 def ratio(value: float, reference: float) -> str:

@@ -57,6 +57,38 @@ def describe_device(device: str) -> str:
     return f"CPU: {name}, {torch.get_num_threads()} torch thread(s) (torch {torch.__version__})"
 
 
+#: One line on why the thread count matters, for every lesson that sets it.
+OVERSUBSCRIPTION = ("Oversubscription (more compute threads than free cores) makes every parallel step wait for a "
+                    "thread the OS has parked behind another process: batched inference can run many times slower "
+                    "than on one thread.")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def sensible_threads() -> int:
+    """Compute threads for this machine: one CPU left for the kernel's sampler, the browser and
+    neighbours, so that torch's threads never outnumber the free cores (1 on a 2-CPU laptop)."""
+    physical = None
+    with contextlib.suppress(Exception):
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    return max(1, min(usable_cpus() - 1, physical or usable_cpus()))
+
+
+def set_threads(count: int | None = None) -> str:
+    """Set torch's compute threads for this kernel (:func:`sensible_threads` unless ``count``), and
+    say so in one line, with why."""
+    torch = torch_module()
+    count = sensible_threads() if count is None else max(1, int(count))
+    torch.set_num_threads(count)
+    return (f"torch computes on {count} thread(s) of this machine's {usable_cpus()} CPU(s), leaving one free. "
+            + OVERSUBSCRIPTION)
+
+
 def _cpu_name() -> str | None:
     try:
         from ..cpu_tdp import cpu_model_name

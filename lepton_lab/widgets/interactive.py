@@ -198,7 +198,9 @@ class ComparisonWidget:
         self.box.fallback_html, self.box.fallback_text = bundle["text/html"], bundle["text/plain"]
         self.table_html.value = table_html
         if data is None:
-            self.figures.layout.display = "none"
+            # Hidden, not display:none: a bqplot figure laid out at zero width draws its plot area
+            # (and clip rects) at a negative width, which the browser rejects once per rect.
+            self.figures.layout.visibility = "hidden"
             return
         colours = style.domain_colours(data.domains)
         labels = [style.domain_label(d) for d in data.domains]
@@ -212,17 +214,36 @@ class ComparisonWidget:
             self.energy_axis.label = f"energy ({data.energy_unit})"
             self.duration_axis.tick_values = scales.nice_ticks(self.duration_scale.max)
             self.energy_bars.colors, self.energy_bars.labels = [colours[d] for d in data.domains], labels
-            self.energy_bars.x, self.energy_bars.y = data.categories, data.energy
+            categories, ticks = _category_ticks(data.categories)
+            self.energy_bars.x, self.energy_bars.y = categories, data.energy
             self.duration_bars.colors = [style.DURATION_COLOUR]
-            self.duration_bars.x, self.duration_bars.y = data.categories, data.durations
+            self.duration_bars.x, self.duration_bars.y = categories, data.durations
+            for figure in (self.energy_figure, self.duration_figure):
+                figure.axes[0].tick_values = ticks
             self.energy_figure.title = data.title
             warn = {"fill": style.KIND_COLOUR, "font-weight": "600"} if data.warn else {}
             self.energy_figure.title_style = {"font-size": "14px", **warn}
         self.legend.value = style.legend_html([(label, colours[d], "box") for label, d in zip(labels, data.domains)])
-        self.figures.layout.display = None
+        self.figures.layout.visibility = "visible"
 
     def close(self) -> None:
         close_widgets([self.box])
+
+
+#: The narrowest width a comparison's bar chart gets (its min_width), for thinning its labels.
+_BAR_FIGURE_PX = 280 - 76
+
+
+def _category_ticks(categories: Sequence[str]) -> tuple[list[str], list[str] | None]:
+    """(the bars' x values, the ticks drawn): the labels themselves where they fit the narrowest
+    figure, else numbers 1..n with every k-th drawn, as the static chart does (``svg.bar_labels``)."""
+    from .svg import bar_labels
+
+    shown, numbered = bar_labels(categories, _BAR_FIGURE_PX / max(1, len(categories)))
+    if not numbered:
+        return list(categories), None
+    numbers = [str(i + 1) for i in range(len(categories))]
+    return numbers, [label for label in shown if label]
 
 
 # -- lesson figures --------------------------------------------------------------------------------

@@ -214,29 +214,59 @@ def svg_bars(categories: Sequence[str], stacks: Sequence[tuple[str, str, Sequenc
     ``y_max`` fixes the top of the axis (100 for percentages), else it is a round number above the data.
     """
     n = max(1, len(categories))
-    totals = [sum(values[i] for _, _, values in stacks) for i in range(len(categories))]
+    totals = [sum(max(0.0, values[i]) for _, _, values in stacks) for i in range(len(categories))]
     rows = _legend_rows([(label, colour, "box") for label, colour, _ in stacks], _MARGIN["left"], width - 8)
     extra = 18 * (len(rows) - 1) if len(stacks) > 1 else 0  # legend rows below the first: a taller SVG
-    height += extra
+    slot = max(0.0, width - _MARGIN["left"] - _MARGIN["right"]) / n
+    shown, numbered = bar_labels(categories, slot)
+    note = 16 if numbered else 0  # a line under the numbers says what they are
+    height += extra + note
     top = max(totals, default=0.0) * 1.05
     # A round top above the data, however small; all-zero bars (a no-op cell) still get an axis.
     frame = _Frame(float(n), y_max or (scales.nice_ceiling(top, floor=1e-9) if top > 0 else 1.0), width, height,
-                   {**_MARGIN, "bottom": _MARGIN["bottom"] + extra})
+                   {**_MARGIN, "bottom": _MARGIN["bottom"] + extra + note})
     parts = _axes(frame, "", y_label, x_ticks=False)
-    slot = (frame.right - frame.left) / n
-    for i, category in enumerate(categories):
+    for i in range(len(categories)):
         x, base = frame.left + slot * (i + 0.15), 0.0
         for _label, colour, values in stacks:
-            top = base + max(0.0, values[i])
+            # Clamped to the axis: a value past a fixed top (a share over 100 %) must not leave the plot.
+            top = min(base + max(0.0, values[i]), frame.y_max)
             y0, y1 = float(frame.py(base)), float(frame.py(top))
-            parts.append(f"<rect x='{x:.1f}' y='{y1:.1f}' width='{slot * 0.7:.1f}' height='{y0 - y1:.1f}' "
+            parts.append(f"<rect x='{x:.1f}' y='{y1:.1f}' width='{slot * 0.7:.1f}' height='{max(0.0, y0 - y1):.1f}' "
                          f"fill='{colour}'/>")
             base = top
-        parts.append(f"<text x='{x + slot * 0.35:.1f}' y='{frame.bottom + 17}' text-anchor='middle' {_TICK}>"
-                     f"{html.escape(_shorten(category, slot))}</text>")
+    for i, label in enumerate(shown):
+        if label:
+            parts.append(f"<text x='{frame.left + slot * (i + 0.5):.1f}' y='{frame.bottom + 17}' "
+                         f"text-anchor='middle' {_TICK}>{html.escape(label)}</text>")
+    if numbered:
+        parts.append(f"<text x='{(frame.left + frame.right) / 2:.0f}' y='{frame.bottom + 33}' text-anchor='middle' "
+                     f"font-size='11' fill='#616161'>{html.escape(numbered)}</text>")
     if len(stacks) > 1:
-        parts += _legend(rows, frame.bottom + 36)
+        parts += _legend(rows, frame.bottom + 36 + note)
     return _svg(parts, title, width, height, warn)
+
+
+#: A bar's label is kept (shortened) only if this many characters of it fit its slot.
+MIN_LABEL_CHARS = 8
+#: Strides between numbered labels: a round step, so that readers can count.
+_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+
+
+def bar_labels(categories: Sequence[str], slot_px: float) -> tuple[list[str], str]:
+    """(the label under each bar, "" where none is drawn; an axis note, "" if none is needed).
+
+    Labels that fit their slot (shortened, at least :data:`MIN_LABEL_CHARS` characters) are drawn;
+    otherwise the bars are numbered 1..n in order, every k-th number drawn so that none overlap,
+    and the note says the numbers follow the table's rows: 74 overlapping labels are a smear."""
+    labels = [str(c) for c in categories]
+    if slot_px * 0.95 >= max((min(text_width(c), text_width("x" * MIN_LABEL_CHARS + "…")) for c in labels),
+                             default=0.0):
+        return [_shorten(c, slot_px) for c in labels], ""
+    widest = text_width(str(len(labels))) + 6
+    stride = next((k for k in _STRIDES if k * max(slot_px, 1e-9) >= widest), len(labels))
+    shown = [str(i + 1) if (i + 1) % stride == 0 or i == 0 else "" for i in range(len(labels))]
+    return shown, f"measurements 1-{len(labels)}, in the order of the table's rows"
 
 
 def _shorten(text: str, slot_px: float) -> str:
