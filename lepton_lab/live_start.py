@@ -130,7 +130,13 @@ class LiveStarter:
             except Exception as exc:  # ImportError, a broken front end: the summary still follows
                 self.failed = f"{type(exc).__name__}: {exc}"
                 return
-        self.slot.show(self.view.bundle())
+        try:
+            self.slot.show(self.view.bundle())
+        except Exception as exc:  # never leave a view running that nobody sees
+            self.failed = f"{type(exc).__name__}: {exc}"
+            self.view, view = None, self.view
+            view.close()
+            return
         self.view.show = self.slot.show
 
     def _build(self):
