@@ -61,7 +61,13 @@ class CellMeasurement:
         m = self.measurement
         if m.options.baseline_s and not self.quiet:
             _say(f"measuring idle power for {m.options.baseline_s:g} s before the cell (--baseline)")
-        m.start()
+        if _has_widget_frontend(self.shell):
+            self._watch_output()  # before measuring: it may wait for the widget libraries
+        try:
+            m.start()
+        except BaseException:
+            self._close_view()
+            raise
         try:
             if m.fallback_reason and not _announced_fallback and not self.quiet:
                 _announced_fallback = True
@@ -72,8 +78,8 @@ class CellMeasurement:
                     missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
                     _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
                          "`%energy sensors` says how to enable one.")
-            if _has_widget_frontend(self.shell):
-                self._watch_output()
+            if self.live is not None:
+                m.subscribe(self.live.on_sample)
         except BaseException:  # Ctrl-C here, say: stop the sampler and record nothing
             m.discard()
             self._close_view()
@@ -90,7 +96,6 @@ class CellMeasurement:
             mode = live_mode()
             if mode != "off":
                 self.live = LiveStarter(self.measurement, slot, mode)
-                self.measurement.subscribe(self.live.on_sample)
 
     def _close_view(self) -> None:
         if self.clears is not None:

@@ -11,6 +11,8 @@ Which view (``$LEPTON_LAB_LIVE``, read at each cell):
   Colab, which shows them only after ``enable_custom_widget_manager()``) or ipywidgets/bqplot
   are missing: there the SVG image, updated in place.
 - ``widget``, ``svg``: that one; ``off``: none (the summary and static figure still follow).
+  Asked for by name, the widget is always the widget: a cell that starts before the background
+  import of bqplot has finished waits for it (not measured) instead of drawing the image.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def live_mode(say: bool = True) -> str:
     mode = os.environ.get(LIVE_ENV, "auto").strip().lower() or "auto"
     if mode not in MODES:
         if say:
-                print(f"lepton_lab: {LIVE_ENV}={mode!r} is not one of {', '.join(MODES)}; using auto",
+            print(f"lepton_lab: {LIVE_ENV}={mode!r} is not one of {', '.join(MODES)}; using auto",
                   file=sys.stderr, flush=True)
         mode = "auto"
     widgets_here = _importable("ipywidgets") and _importable("bqplot")
@@ -105,7 +107,10 @@ class LiveStarter:
     """Subscribed to the sampler from the cell's start; builds the live view when it is due."""
 
     def __init__(self, measurement, slot, mode: str, draw_after_s: float = DRAW_AFTER_S):
+        """Main thread, before measuring starts."""
         self.measurement, self.slot, self.mode = measurement, slot, mode
+        if mode == "widget" and os.environ.get(LIVE_ENV, "").strip().lower() == "widget":
+            prewarm().join()
         self.draw_after_s = draw_after_s
         self.view = None
         self.failed: str | None = None
