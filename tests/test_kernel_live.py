@@ -159,7 +159,9 @@ def test_a_cell_right_after_load_ext_draws_the_image_live(executed):
     """bqplot is still loading in the background: that cell's live view is the SVG image."""
     nb, client, _, _ = executed
     shown = ours(messages_of(client, "cold"))
-    assert len(shown) >= 3 and not any(WIDGET in m["content"]["data"] for _, m in shown)
+    # The image, then the final figure (redraws between them depend on how busy the machine is:
+    # that first image also waits for numpy beside the busy cell).
+    assert len(shown) >= 2 and not any(WIDGET in m["content"]["data"] for _, m in shown)
     assert "<img" in shown[0][1]["content"]["data"]["text/html"]
     assert nb.cells[AT["warm"]].outputs[0]["data"]["text/plain"] == "True"
 

@@ -31,12 +31,13 @@ from . import static, style, traces
 from .static import MIN_FIGURE_POINTS  # noqa: F401  (re-exported: where callers looked for it)
 from .svg import img_tag, svg_power_figure
 
-#: Least seconds between two pushes to the browser: ~3 Hz (every 4th sample at the default 10 Hz)
-#: looks smooth, and each push (about 0.5-1 ms of kernel time, mostly message serialisation)
-#: then costs a CPU-bound cell well under 1 %.
-PERIOD_S = 0.35
-#: The image view redraws its whole SVG at each push (a few ms): ~2.5 Hz.
-SVG_PERIOD_S = 0.4
+#: Least seconds between two pushes to the browser: ~3.3 Hz (every 3rd sample at the default 10 Hz:
+#: a little under 0.3 s, so that sampling jitter does not make it every 4th) looks smooth, and each
+#: push (about 0.5-1 ms of kernel time, mostly message serialisation) then costs a CPU-bound cell
+#: well under 1 %.
+PERIOD_S = 0.28
+#: The image view redraws its whole SVG at each push (a few ms): ~2.5 Hz (every 4th sample).
+SVG_PERIOD_S = 0.38
 #: Points per line of the image view while it runs (the final figure has the whole trace).
 SVG_MAX_POINTS = 600
 _HEADER_STYLE = ("display:flex;flex-wrap:wrap;gap:4px 16px;align-items:baseline;"
