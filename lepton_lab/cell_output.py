@@ -41,7 +41,9 @@ def _header_id(header) -> str | None:
 class OutputSlot:
     """One display in the running cell's output, shown and updated from any thread."""
 
-    def __init__(self, shell, metadata: dict):
+    def __init__(self, shell, metadata: dict, silent: bool = False):
+        """``silent`` (``-q``): never shows anything, only tracks whether the cell left a clear
+        pending (then nothing may be printed at its end either)."""
         publisher = getattr(shell, "display_pub", None)
         self._session = getattr(publisher, "session", None)
         self._socket = getattr(publisher, "pub_socket", None)
@@ -58,7 +60,8 @@ class OutputSlot:
         self._lock = threading.RLock()
         self._raw_send: Callable | None = None  # the session's own send, while ours is installed
         self._ignore_clear = False
-        self._closed = False
+        self._closed = silent  # nothing more is shown (from the start when silent)
+        self._finished = False  # the cell ended: nothing is tracked any more
 
     @property
     def usable(self) -> bool:
@@ -82,7 +85,7 @@ class OutputSlot:
                 self.bundle = bundle
                 self._send("update_display_data" if self.shown else "display_data")
                 self.shown = True
-            self._closed = True
+            self._closed = self._finished = True
         self._unhook()
 
     def _send(self, msg_type: str) -> None:
@@ -96,10 +99,10 @@ class OutputSlot:
         """Main thread, just before the cell's ``clear_output(wait)`` is sent."""
         with self._lock:
             self._ignore_clear = not for_the_cell
-            if not for_the_cell or self._closed:
+            if not for_the_cell or self._finished:
                 return
             self._hook()
-            if wait and not self.shown:
+            if wait and not self.shown and not self._closed:
                 self.bundle = self.bundle or EMPTY
                 self._send("display_data")  # exists while the clear is pending: later shows update it
                 self.shown = True
@@ -145,7 +148,7 @@ class OutputSlot:
         if _header_id(parent) != _header_id(self.parent):
             return
         with self._lock:
-            if self._closed:
+            if self._finished:
                 return
             if msg_type == "clear_output":
                 if self._ignore_clear:
@@ -154,6 +157,9 @@ class OutputSlot:
                 self.shown = self.shown and self.pending  # a clear without wait removed us at once
                 return
             if (content.get("transient") or {}).get("display_id") == self.display_id:
+                return
+            if self._closed:  # silent: the clear fires, as without the magic, and that is all
+                self.pending = False
                 return
             if (self.pending or not self.shown) and not _output_widget_capturing():
                 # Our place is at the top of what follows a clear (empty until there is something

@@ -87,7 +87,7 @@ class CellMeasurement:
 
     def _watch_output(self) -> None:
         """The cell's place for lepton_lab's output (nothing shown yet), and the live view's starter."""
-        slot = OutputSlot(self.shell, OUTPUT_METADATA)
+        slot = OutputSlot(self.shell, OUTPUT_METADATA, silent=self.quiet)
         if not slot.usable:
             return
         self.slot = slot

@@ -197,3 +197,20 @@ def test_terminal_ipython_has_no_slot():
         display_pub = object()
 
     assert not OutputSlot(Plain(), {}).usable
+
+
+def test_a_quiet_slot_shows_nothing_but_knows_a_clear_is_pending():
+    shell = FakeShell()
+    slot = OutputSlot(shell, {}, silent=True)
+    watch = ClearOutputWatch(shell, slot)
+    shell.output("step 0")
+    shell.display_pub.clear_output(wait=True)
+    shell.output("step 1")  # fires it, as without the magic
+    assert not slot.pending
+    shell.display_pub.clear_output(wait=True)
+    assert slot.pending  # so the cell's end prints nothing (it would fire the clear)
+    slot.show({"text/plain": "live"})
+    slot.finish(None)
+    watch.close()
+    assert [m for m, _, _ in shell.sent] == ["stream", "clear_output", "stream", "clear_output"]
+    assert front_end(shell.sent) == ["step 1"]
