@@ -302,3 +302,28 @@ def test_a_failed_cell_stops_the_notebook_and_is_recorded(executed):
     with sqlite3.connect(ledger) as db:
         rows = db.execute("SELECT label, status FROM measurements ORDER BY id").fetchall()
     assert ("failing", "error") in rows and ("live-3s", "ok") in rows
+
+
+def test_a_kernel_without_ipywidgets_draws_the_image_live_and_says_how_to_get_the_widget(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    blocker = Path(__file__).parent / "fakes" / "no_widgets"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("LEPTON_LAB_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("LEPTON_LAB_RAPL_ROOT", str(tmp_path / "no-powercap"))
+    cells = ["%load_ext lepton_lab", BUSY_CELL.replace("live-3s", "no-widgets").replace("3.0", "1.5"),
+             "%%energy\nx = 1", "import sys\n'ipywidgets' in sys.modules or 'bqplot' in sys.modules"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = RecordingClient(nb, timeout=60, kernel_name="python3")
+    client.execute()
+    streams = "".join(o.get("text", "") for o in nb.cells[1].outputs if o["output_type"] == "stream")
+    assert streams.count("pip install 'lepton_lab[lab]'") == 1
+    live = [m for _, ch, m in client.received if m["msg_type"] == "update_display_data"
+            and m["parent_header"]["msg_id"] == execute_request_ids(client)[1]]
+    assert len(live) >= 1 and all(WIDGET not in m["content"]["data"] for m in live)
+    (final,) = [o for o in nb.cells[1].outputs if o["output_type"] == "display_data"]
+    assert "no-widgets — ESTIMATED" in texts(svg_images(final["data"]["text/html"])[0])
+    assert "lepton-report" in nb.cells[2].outputs[-1]["data"]["text/html"]  # a short cell: its summary
+    assert "pip install" not in "".join(o.get("text", "") for o in nb.cells[2].outputs)  # said once
+    assert nb.cells[3].outputs[0]["data"]["text/plain"] == "False"
