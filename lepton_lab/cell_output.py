@@ -114,12 +114,15 @@ class OutputSlot:
     def _hook(self) -> None:
         if self._raw_send is not None or self._session is None:
             return
-        self._raw_send = self._session.send
+        self._raw_send = raw = self._session.send
         slot = self
 
         def send(stream, msg_or_type, content=None, parent=None, *args, **kwargs):
-            slot._seen(msg_or_type, content, parent)
-            return slot._raw_send(stream, msg_or_type, content, parent, *args, **kwargs)
+            try:
+                slot._seen(msg_or_type, content, parent)
+            except Exception:  # lepton_lab's display must never cost the kernel a message
+                pass
+            return raw(stream, msg_or_type, content, parent, *args, **kwargs)  # also once unhooked
 
         self._hooked = send
         self._session.send = send
