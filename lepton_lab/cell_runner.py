@@ -4,6 +4,8 @@ from __future__ import annotations
 import ast
 import sys
 
+from .cell_output import ClearOutputWatch, OutputSlot
+from .live_start import LiveStarter, live_mode
 from .measurement import Measurement
 from .measurement_choice import measurement_for
 from .options import MeasureOptions, validate_variable_name
@@ -36,9 +38,15 @@ class CellMeasurement:
         self.quiet = quiet
         self.plot = plot and not quiet
         self.var = var
-        self.view = None
+        self.slot: OutputSlot | None = None
+        self.live: LiveStarter | None = None
         self.clears: ClearOutputWatch | None = None
         self._finished = False
+
+    @property
+    def view(self):
+        """The live view, once the cell ran long enough to get one."""
+        return self.live.view if self.live is not None else None
 
     @classmethod
     def from_args(cls, shell, args) -> CellMeasurement:
@@ -47,18 +55,19 @@ class CellMeasurement:
         return cls(shell, measurement, quiet=args.quiet, plot=not args.no_plot, var=var)
 
     def start(self) -> None:
-        """Start measuring (and the live view). On any failure, nothing is left running."""
+        """Start measuring (the live view comes later, from the sampler thread, if the cell runs
+        long enough to draw). On any failure, nothing is left running."""
         global _announced_fallback
         m = self.measurement
-        frontend = self.plot and _has_widget_frontend(self.shell)
         if m.options.baseline_s and not self.quiet:
             _say(f"measuring idle power for {m.options.baseline_s:g} s before the cell (--baseline)")
-        if frontend:
-            try:  # import before measuring: loading bqplot (~0.5 s of CPU) is not the cell's work
-                import lepton_lab.widgets.live  # noqa: F401
-            except ImportError:
-                pass  # _start_live_view says why
-        m.start()
+        if _has_widget_frontend(self.shell):
+            self._watch_output()  # before measuring: it may wait for the widget libraries
+        try:
+            m.start()
+        except BaseException:
+            self._close_view()
+            raise
         try:
             if m.fallback_reason and not _announced_fallback and not self.quiet:
                 _announced_fallback = True
@@ -69,30 +78,32 @@ class CellMeasurement:
                     missing = "; ".join(f"{name}: {_gist(why)}" for name, why in m.discovery.unavailable.items())
                     _say(f"no energy sensor can be read here ({missing}), so these numbers are an ESTIMATE. "
                          "`%energy sensors` says how to enable one.")
-            if frontend:
-                self._start_live_view()
+            if self.live is not None:
+                m.subscribe(self.live.on_sample)
         except BaseException:  # Ctrl-C here, say: stop the sampler and record nothing
             m.discard()
             self._close_view()
             raise
 
-    def _start_live_view(self) -> None:
-        try:
-            from .widgets.live import LivePowerView
-
-            self.view = LivePowerView.for_measurement(self.measurement)
-        except ImportError as exc:
-            _say(f"no live plot ({exc}): pip install 'lepton_lab[lab]'; the summary follows the cell")
+    def _watch_output(self) -> None:
+        """The cell's place for lepton_lab's output (nothing shown yet), and the live view's starter."""
+        slot = OutputSlot(self.shell, OUTPUT_METADATA, silent=self.quiet)
+        if not slot.usable:
             return
-        self.view.display(metadata=OUTPUT_METADATA)
-        self.clears = ClearOutputWatch(self.shell, on_clear=self.view.redisplay)
-        self.measurement.subscribe(self.view.on_sample)
+        self.slot = slot
+        self.clears = ClearOutputWatch(self.shell, slot)
+        if self.plot:
+            mode = live_mode()
+            if mode != "off":
+                self.live = LiveStarter(self.measurement, slot, mode)
 
     def _close_view(self) -> None:
         if self.clears is not None:
             self.clears.close()
-        if self.view is not None:
-            self.view.close()
+        if self.live is not None:
+            self.live.close()
+        if self.slot is not None:
+            self.slot.finish(None)
 
     def finish(self, error: BaseException | None) -> None:
         """Stop, store and show. Never raises: the cell's own outcome must reach the user intact."""
@@ -111,69 +122,70 @@ class CellMeasurement:
         try:
             report = self.measurement.stop(status_for(error), error)
         except Exception as exc:  # a broken sensor must not hide the cell's exception
+            self._close_view()
             _say(f"the measurement failed and was not recorded ({type(exc).__name__}: {exc})")
             return
-        for warning in self.measurement.warnings:
-            _say(warning)
         if self.var:
             self.shell.user_ns[self.var] = report
         try:
             self._show(report)
         except Exception as exc:
+            self._close_view()
             _say(f"could not draw the report ({type(exc).__name__}: {exc}); it is in lepton_lab.last_report()")
 
     def _show(self, report) -> None:
-        if self.view is not None:
-            self.view.finish(report)
-            return
+        warnings = list(self.measurement.warnings)
+        slot = self.slot
+        if slot is None or not slot.pending:
+            for warning in warnings:
+                _say(warning)
+            warnings = []
+        # else a print now would apply the clear the cell left pending: the warnings go into our
+        # display (with -q, into report.warnings only).
         if self.quiet:
+            if slot is not None:
+                slot.finish(None)
             return
-        from IPython.display import display
 
-        display(report, metadata=OUTPUT_METADATA)
-
-
-class ClearOutputWatch:
-    """Sees the ``clear_output`` calls made while a cell is measured, and calls ``on_clear`` after each.
-
-    ``IPython.display.clear_output`` goes through ``shell.display_pub.clear_output``; wrapping it
-    on the instance is the one place that sees the cell clear its own output area (and with it
-    the live view, which ``on_clear`` shows again).
-    """
-
-    def __init__(self, shell, on_clear=None):
-        self.count = 0
-        self._on_clear = on_clear
-        self._publisher = getattr(shell, "display_pub", None)
-        original = getattr(self._publisher, "clear_output", None)
-        if original is None:
-            self._publisher = None
-            return
-        watch = self
-
-        def clear_output(wait: bool = False):
-            result = original(wait)
-            if watch._publisher is not None:
-                watch.count += 1
-                if watch._on_clear is not None:
-                    try:
-                        watch._on_clear()
-                    except Exception:  # the live view is a nicety: the cell's own clear must go on
-                        pass
-            return result
-
-        self._wrapper = clear_output
-        self._original = original
-        self._publisher.clear_output = clear_output
-
-    def close(self) -> None:
-        """Stop counting; unwrap when ours is the outermost wrapper (nested cells unwrap in turn)."""
-        publisher, self._publisher = self._publisher, None
-        if publisher is not None and publisher.__dict__.get("clear_output") is self._wrapper:
-            if getattr(self._original, "__self__", None) is publisher:
-                del publisher.clear_output  # the class's own method again
+        def deliver(bundle: dict) -> None:
+            bundle = _with_warnings(bundle, warnings)
+            if slot is not None:
+                slot.finish(bundle)
             else:
-                publisher.clear_output = self._original
+                from IPython.display import display
+
+                display(bundle, raw=True, metadata=OUTPUT_METADATA)
+
+        if self.view is not None:
+            self.view.finish(report, show=deliver)  # the widgets' final state, this, then closed
+        else:
+            deliver(self._final_bundle(report))
+
+    def _final_bundle(self, report) -> dict:
+        from .widgets import static
+
+        if not self.plot:
+            return static.summary_bundle(report)
+        domains = self.measurement.live_description()[0]
+        from .widgets.live import LiveView
+
+        title = LiveView._title(report.label, report.kind, report.replayed_from)
+        return static.final_bundle(report, domains, title=title)
+
+
+def _with_warnings(bundle: dict, warnings: list[str]) -> dict:
+    """The bundle with lepton_lab's warnings above it (they cannot be printed: see _show)."""
+    if not warnings:
+        return bundle
+    import html
+
+    lines = [f"lepton_lab: {w}" for w in warnings]
+    bundle = dict(bundle)
+    bundle["text/plain"] = "\n".join([*lines, bundle.get("text/plain", "")]).rstrip()
+    if "text/html" in bundle:
+        notes = "".join(f"<div style='color:#b71c1c'>{html.escape(line)}</div>" for line in lines)
+        bundle["text/html"] = notes + bundle["text/html"]
+    return bundle
 
 
 def run_body(shell, cell: str):

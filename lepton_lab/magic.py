@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import live_start
 from .cell_hooks import REPEAT_FLAG, CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
@@ -130,7 +131,9 @@ def load(shell) -> None:
     _magics = EnergyMagics(shell)
     shell.register_magics(_magics)
     _magics.hooks.install()
-    prewarm(background=True)
+    warming = prewarm(background=True)
+    if warming is not None:  # LEPTON_LAB_PREWARM=0 turns both off
+        live_start.prewarm(after=warming)
 
 
 def unload(shell) -> None:

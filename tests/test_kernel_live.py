@@ -1,10 +1,12 @@
 """%%energy in a real Jupyter kernel driven by nbclient, as a notebook front end would drive it.
 
-One kernel runs one notebook (module fixture) to keep the suite quick: a 3 s busy cell with the
-live view (widgets while it runs, a static SVG-image figure once it ends), a top-level ``await`` cell,
-then a failing cell. Every iopub and shell message is recorded with the time it reached this
-process, so the test can tell which widget updates arrived while the cell was still running,
-i.e. before its execute_reply.
+One kernel runs one notebook (module fixture) to keep the suite quick: a busy cell straight after
+``%load_ext`` (the widget libraries are still loading in the background: it draws the SVG image
+live), short cells (no live view, no widget at all), a 3 s busy cell with the live widget
+(widgets while it runs, a static SVG-image figure once it ends), the same with the image view
+(``LEPTON_LAB_LIVE=svg``, as on Colab), a top-level ``await`` cell, then a failing cell. Every
+iopub and shell message is recorded with the time it reached this process, so the test can tell
+which updates arrived while the cell was still running, i.e. before its execute_reply.
 """
 from __future__ import annotations
 
@@ -47,15 +49,24 @@ SWEEP_CELL = """with lepton_lab.Sweep(total=3, title="tiny sweep") as sweep:
             sum(range(n * 20_000))
 list(sweep.table["n"])
 """
-CELLS = [
-    "%load_ext lepton_lab",
-    BUSY_CELL,
-    "import lepton_lab; len(lepton_lab.last_report().trace['t_s'])",
-    "%%energy -q -l awaited\nimport asyncio\nawait asyncio.sleep(0.05)\n'awaited ok'",
-    SWEEP_CELL,
-    "%%energy -q -l failing\nx = 1\nx / 0",
-    "print('must not run')",
+SHORT_CELLS = 5
+NAMED = [
+    ("load", "%load_ext lepton_lab"),
+    ("cold", BUSY_CELL.replace("live-3s", "cold").replace("3.0", "1.5")),
+    ("warm", "import lepton_lab.live_start as ls\nls.prewarm().join(120)\nls._warm.is_set()"),
+    *((f"short{i}", "%%energy\nx = 1") for i in range(SHORT_CELLS)),
+    ("busy", BUSY_CELL),
+    ("length", "import lepton_lab; len(lepton_lab.last_report().trace['t_s'])"),
+    ("svg-mode", "import os\nos.environ['LEPTON_LAB_LIVE'] = 'svg'"),
+    ("svg", BUSY_CELL.replace("live-3s", "svg-2s").replace("3.0", "2.0")),
+    ("widget-mode", "os.environ['LEPTON_LAB_LIVE'] = 'auto'"),
+    ("awaited", "%%energy -q -l awaited\nimport asyncio\nawait asyncio.sleep(0.05)\n'awaited ok'"),
+    ("sweep", SWEEP_CELL),
+    ("failing", "%%energy -q -l failing\nx = 1\nx / 0"),
+    ("after", "print('must not run')"),
 ]
+CELLS = [cell for _, cell in NAMED]
+AT = {name: index for index, (name, _) in enumerate(NAMED)}
 
 
 class RecordingClient(NotebookClient):
@@ -110,9 +121,84 @@ def power_line_ids(client) -> set[str]:
     return ids
 
 
+def messages_of(client, name: str) -> list[tuple[float, dict]]:
+    """(arrival time, message) of every iopub message of that cell."""
+    request = execute_request_ids(client)[AT[name]]
+    return [(t, m) for t, ch, m in client.received if ch == "iopub" and m["parent_header"].get("msg_id") == request]
+
+
+def ours(messages) -> list[tuple[float, dict]]:
+    return [(t, m) for t, m in messages if m["msg_type"] in ("display_data", "update_display_data")
+            and "lepton_lab" in m["content"].get("metadata", {})]
+
+
+def test_short_cells_build_no_live_view(executed):
+    """Under ~0.3 s: the summary alone, one display message, and no widget created at all."""
+    nb, client, _, _ = executed
+    for i in range(SHORT_CELLS):
+        messages = messages_of(client, f"short{i}")
+        assert not [m for _, m in messages if m["msg_type"].startswith("comm")]
+        (shown,) = ours(messages)
+        assert shown[1]["msg_type"] == "display_data"
+        assert set(shown[1]["content"]["data"]) == {"text/html", "text/plain"}
+        (output,) = nb.cells[AT[f"short{i}"]].outputs
+        assert "lepton-report" in output["data"]["text/html"] and "<img" not in output["data"]["text/html"]
+
+
+def test_a_long_cell_gets_its_live_widget_within_a_moment(executed):
+    _, client, _, _ = executed
+    messages = messages_of(client, "busy")
+    started = next(t for t, m in messages if m["msg_type"] == "execute_input")
+    first = ours(messages)[0]
+    assert WIDGET in first[1]["content"]["data"]
+    # Due at 0.3 s; building the figure beside a busy cell on a loaded 2-core machine adds to it.
+    assert first[0] - started < 1.0
+
+
+def test_a_cell_right_after_load_ext_draws_the_image_live(executed):
+    """bqplot is still loading in the background: that cell's live view is the SVG image."""
+    nb, client, _, _ = executed
+    shown = ours(messages_of(client, "cold"))
+    # The image, then the final figure (redraws between them depend on how busy the machine is:
+    # that first image also waits for numpy beside the busy cell).
+    assert len(shown) >= 2 and not any(WIDGET in m["content"]["data"] for _, m in shown)
+    assert "<img" in shown[0][1]["content"]["data"]["text/html"]
+    assert nb.cells[AT["warm"]].outputs[0]["data"]["text/plain"] == "True"
+
+
+def test_the_image_view_updates_in_place_while_the_cell_runs(executed):
+    """LEPTON_LAB_LIVE=svg (what Colab gets): no widget, the image redrawn at 2-3 Hz, one output."""
+    nb, client, _, _ = executed
+    messages = messages_of(client, "svg")
+    assert not [m for _, m in messages if m["msg_type"].startswith("comm")]
+    reply_at = next(t for t, ch, m in client.received if m["msg_type"] == "execute_reply"
+                    and m["parent_header"]["msg_id"] == execute_request_ids(client)[AT["svg"]])
+    shown = ours(messages)
+    assert shown[0][1]["msg_type"] == "display_data"
+    assert all(m["msg_type"] == "update_display_data" for _, m in shown[1:])
+    live = [t for t, m in shown if t < reply_at]
+    assert len(live) >= 4 and max(b - a for a, b in itertools.pairwise(live)) < 1.0  # ~2.5 Hz over 2 s
+    assert all("<img" in m["content"]["data"]["text/html"] for _, m in shown)
+    (final,) = [o for o in nb.cells[AT["svg"]].outputs if o["output_type"] == "display_data"]
+    (svg,) = svg_images(final["data"]["text/html"])
+    assert "svg-2s — ESTIMATED" in texts(svg) and "lepton-report" in final["data"]["text/html"]
+
+
+def test_the_final_figure_is_the_same_whatever_the_live_view(executed):
+    nb, _, _, _ = executed
+    finals = {}
+    for name in ("busy", "svg", "cold"):
+        (final,) = [o for o in nb.cells[AT[name]].outputs if o["output_type"] == "display_data"]
+        (svg,) = svg_images(final["data"]["text/html"])
+        labels = {t for t in texts(svg) if t.isalpha() or " (" in t}  # axis and legend labels, not ticks
+        finals[name] = (sorted({e.tag for e in svg.iter()}), len(list(svg.iter(f"{SVG}polyline"))), labels,
+                        set(final["data"]), final["data"]["text/html"].count("lepton-report"))
+    assert finals["busy"] == finals["svg"] == finals["cold"]
+
+
 def test_widget_updates_arrive_while_the_cell_runs(executed):
     _, client, _, _ = executed
-    busy_id = execute_request_ids(client)[1]
+    busy_id = execute_request_ids(client)[AT["busy"]]
     reply_at = next(t for t, ch, m in client.received
                     if m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == busy_id)
     lines = power_line_ids(client)
@@ -131,7 +217,7 @@ def test_widget_updates_arrive_while_the_cell_runs(executed):
 
 def test_final_state_holds_the_whole_trace(executed):
     nb, client, _, _ = executed
-    trace_length = int(nb.cells[2].outputs[0]["data"]["text/plain"])
+    trace_length = int(nb.cells[AT["length"]].outputs[0]["data"]["text/plain"])
     assert trace_length >= 15  # ~30 at 10 Hz over 3 s; fewer when other processes load the machine
     lines = power_line_ids(client)
     last_x = {}
@@ -147,7 +233,7 @@ def test_final_output_is_the_static_figure(executed):
     """No widget mimetype after the cell: JupyterLab saves no widget state by default and would
     show 'model not found' for it after a reload instead of falling back to the HTML."""
     nb, _, _, _ = executed
-    outputs = nb.cells[1].outputs
+    outputs = nb.cells[AT["busy"]].outputs
     final = [o for o in outputs if o["output_type"] == "display_data"][-1]
     assert WIDGET not in final["data"]
     assert set(final["data"]) == {"text/html", "text/plain"}
@@ -161,7 +247,7 @@ def test_final_output_is_the_static_figure(executed):
 
 def test_widgets_are_closed_after_their_final_state_and_the_static_display(executed):
     _, client, _, _ = executed
-    busy_id = execute_request_ids(client)[1]
+    busy_id = execute_request_ids(client)[AT["busy"]]
     iopub = [m for _, ch, m in client.received if ch == "iopub" and m["parent_header"].get("msg_id") == busy_id]
     opened = {m["content"]["comm_id"] for m in iopub if m["msg_type"] == "comm_open"}
     closed = {m["content"]["comm_id"]: i for i, m in enumerate(iopub) if m["msg_type"] == "comm_close"}
@@ -187,17 +273,17 @@ def test_exported_html_shows_the_static_figure(executed):
 
 def test_top_level_await_works_in_the_kernel(executed):
     nb, _, _, _ = executed
-    assert nb.cells[3].outputs[0]["data"]["text/plain"] == "'awaited ok'"
+    assert nb.cells[AT["awaited"]].outputs[0]["data"]["text/plain"] == "'awaited ok'"
 
 
 def test_a_sweep_shows_one_progress_and_comparison_display(executed):
     nb, client, _, _ = executed
-    sweep_id = execute_request_ids(client)[4]
+    sweep_id = execute_request_ids(client)[AT["sweep"]]
     iopub = [m for _, ch, m in client.received if ch == "iopub" and m["parent_header"].get("msg_id") == sweep_id]
     opened = {m["content"]["comm_id"] for m in iopub if m["msg_type"] == "comm_open"}
     closed = {m["content"]["comm_id"] for m in iopub if m["msg_type"] == "comm_close"}
     assert opened and opened <= closed  # widgets while it ran (progress bar, bars), all closed at the end
-    outputs = nb.cells[4].outputs
+    outputs = nb.cells[AT["sweep"]].outputs
     displays = [o for o in outputs if o["output_type"] == "display_data"]
     assert len(displays) == 1  # updated in place after each run, not one figure per run
     # Its final state is static (the widgets are closed): SVG images and the table, no widget.
@@ -212,7 +298,32 @@ def test_a_sweep_shows_one_progress_and_comparison_display(executed):
 def test_a_failed_cell_stops_the_notebook_and_is_recorded(executed):
     nb, _, failure, ledger = executed
     assert "ZeroDivisionError" in str(failure)
-    assert nb.cells[6].get("outputs", []) == []  # the run stopped at the failed cell
+    assert nb.cells[AT["after"]].get("outputs", []) == []  # the run stopped at the failed cell
     with sqlite3.connect(ledger) as db:
         rows = db.execute("SELECT label, status FROM measurements ORDER BY id").fetchall()
     assert ("failing", "error") in rows and ("live-3s", "ok") in rows
+
+
+def test_a_kernel_without_ipywidgets_draws_the_image_live_and_says_how_to_get_the_widget(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    blocker = Path(__file__).parent / "fakes" / "no_widgets"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("LEPTON_LAB_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("LEPTON_LAB_RAPL_ROOT", str(tmp_path / "no-powercap"))
+    cells = ["%load_ext lepton_lab", BUSY_CELL.replace("live-3s", "no-widgets").replace("3.0", "1.5"),
+             "%%energy\nx = 1", "import sys\n'ipywidgets' in sys.modules or 'bqplot' in sys.modules"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = RecordingClient(nb, timeout=60, kernel_name="python3")
+    client.execute()
+    streams = "".join(o.get("text", "") for o in nb.cells[1].outputs if o["output_type"] == "stream")
+    assert streams.count("pip install 'lepton_lab[lab]'") == 1
+    live = [m for _, ch, m in client.received if m["msg_type"] == "update_display_data"
+            and m["parent_header"]["msg_id"] == execute_request_ids(client)[1]]
+    assert len(live) >= 1 and all(WIDGET not in m["content"]["data"] for m in live)
+    (final,) = [o for o in nb.cells[1].outputs if o["output_type"] == "display_data"]
+    assert "no-widgets — ESTIMATED" in texts(svg_images(final["data"]["text/html"])[0])
+    assert "lepton-report" in nb.cells[2].outputs[-1]["data"]["text/html"]  # a short cell: its summary
+    assert "pip install" not in "".join(o.get("text", "") for o in nb.cells[2].outputs)  # said once
+    assert nb.cells[3].outputs[0]["data"]["text/plain"] == "False"

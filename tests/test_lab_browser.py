@@ -86,8 +86,11 @@ def lab(tmp_path_factory):
     root.mkdir()
     shutil.copy(NOTEBOOKS / "live_energy.ipynb", root)
     _lab_settings(settings)
+    # LEPTON_LAB_LIVE=widget: "Run All" starts the 4 s cell right after %load_ext, before the
+    # background import of bqplot ends; asked for by name, the widget waits for it (auto would
+    # draw that one cell's live view as an image).
     env = {"LEPTON_LAB_LEDGER": str(base / "ledger.sqlite"), "LEPTON_LAB_RAPL_ROOT": str(base / "no-powercap"),
-           "JUPYTER_PLATFORM_DIRS": "1"}
+           "JUPYTER_PLATFORM_DIRS": "1", "LEPTON_LAB_LIVE": "widget"}
     with Server(_lab_argv(root, settings), name="lab-live", ready_path="/api/status", env=env) as server:
         _start_session(server, "live_energy.ipynb")
         server.root = root
@@ -236,6 +239,70 @@ def test_live_figure_grows_while_the_cell_runs_then_shows_the_whole_trace(lab):
         _check_comparison(untrusted, "lab-untrusted-compare-output")
         _check_sweep(untrusted, "lab-untrusted-sweep-output")
         screenshot(untrusted, "lab-untrusted")
+
+
+#: A day's measured cells: short ones (no live view at all), ones long enough for a live widget
+#: (built, then closed when the static figure replaces it), and cells that end with a pending
+#: ``clear_output(wait=True)``, which must keep their last output as without the magic.
+HELLO = 'print("Hello world", end="")\nclear_output(wait=True)  # nbclient\'s Clear Output, cell 3'
+PROGRESS = "for i in range(4):\n    clear_output(wait=True)\n    print(f'epoch {i} done')\n    time.sleep(0.2)\n" \
+           "clear_output(wait=True)"
+DAY = ["%load_ext lepton_lab", "import time\nfrom IPython.display import clear_output",
+       *(f"%%energy\nx = {i}" if i % 2 else "%%energy\ntime.sleep(0.6)" for i in range(20)),
+       f"%%energy -l hello\n{HELLO}", f"%%energy -l progress\n{PROGRESS}", "%%energy --no-plot -l hello-np\n" + HELLO,
+       "import ipywidgets\nipywidgets.IntSlider(value=7)"]  # the control: a live widget, whose state is saved
+
+
+def _notebook(cells: list[str]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+        for i, c in enumerate(cells)]})
+
+
+def _settle_after_run_all(page, cells: int) -> None:
+    last = f"document.querySelectorAll('.jp-Notebook .jp-Cell')[{cells - 1}]"
+    page.wait_for_function(f"() => {{ const cell = {last}; return !!cell && "
+                           "/\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').innerText); }",
+                           timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def test_a_saved_notebook_keeps_no_widget_state_and_pending_clears_keep_their_output(lab):
+    """20 measured cells in Lab with "save widget state" ON: the saved notebook holds no widget
+    state (short cells build no widget; long cells' widgets are closed when the static figure
+    replaces them). Cells ending with clear_output(wait=True) keep their last output, with the
+    summary (screenshots: lab-pending-clear-*.png)."""
+    (lab.root / "day.ipynb").write_text(_notebook(DAY))
+    request = urllib.request.Request(lab.url("/lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"),
+                                     data=json.dumps({"raw": '{"saveState": true}'}).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30)
+    _start_session(lab, "day.ipynb")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(lab.url("/lab/tree/day.ipynb?reset"))
+        _run_all(page)
+        _settle_after_run_all(page, len(DAY))
+        texts = {}
+        for name, index in (("hello", len(DAY) - 4), ("progress", len(DAY) - 3), ("hello-np", len(DAY) - 2)):
+            output = _cell_output(page, index)
+            output.get_by_text(name, exact=False).first.wait_for(timeout=30_000)  # the summary's label
+            output.scroll_into_view_if_needed()
+            output.screenshot(path=str(screenshot_path(f"lab-pending-clear-{name}")))
+            texts[name] = output.inner_text()
+        assert "Hello world" in texts["hello"] and "Hello world" in texts["hello-np"]
+        assert "epoch 3 done" in texts["progress"] and "epoch 2" not in texts["progress"]
+        assert all("ESTIMATED" in text for text in texts.values())
+        page.keyboard.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=15_000)
+    saved = json.loads((lab.root / "day.ipynb").read_text())
+    state = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    # The slider's models only (the slider, its layout and style): saving was on, and no model of
+    # a live view that no longer exists was kept.
+    assert sorted(m["model_name"] for m in state.values()) == ["IntSliderModel", "LayoutModel", "SliderStyleModel"]
+    long_cells = [c for c in saved["cells"] if "time.sleep(0.6)" in "".join(c["source"])]
+    assert len(long_cells) == 10 and all("<img" in "".join(c["outputs"][-1]["data"]["text/html"])
+                                         for c in long_cells)
 
 
 def test_comparison_and_report_figure_in_voila(tmp_path):

@@ -1,4 +1,5 @@
-"""LivePowerView with real ipywidgets/bqplot widgets (no front end: their comms are inert here).
+"""The live views: LivePowerView with real ipywidgets/bqplot widgets (no front end: their comms
+are inert here), SvgLiveView (an image redrawn in place), and which one a cell gets.
 
 Samples are built by hand with a fake clock, so throttling and decimation are checked exactly;
 the real-kernel and browser behaviour is in test_kernel_live.py and test_lab_browser.py.
@@ -326,3 +327,47 @@ def test_nice_ceiling():
     for maximum in (1.0, 1.5, 3.0, 8.0, 30.0, 150.0):  # every axis maximum lands on a tick
         ticks = scales.nice_ticks(maximum)
         assert ticks[0] == 0 and ticks[-1] == pytest.approx(maximum) and 3 <= len(ticks) <= 7
+
+
+# -- the image view, and which view a cell gets ------------------------------------------------
+def test_the_image_view_redraws_in_place_at_a_few_hertz_and_ends_as_the_widget_view_does():
+    from lepton_lab.widgets.live import SvgLiveView
+
+    clock = FakeClock()
+    view = SvgLiveView(DOMAINS, clock=clock, kind="estimated", label="test")
+    shown = []
+    view.show = shown.append
+    assert "waiting for the first sample" in view.bundle()["text/html"]
+    feed(view, clock, 50)  # 5 s at 10 Hz
+    assert len(shown) == view.updates and 11 <= view.updates <= 14  # ~2.5 Hz
+    assert all(WIDGET not in b and set(b) == {"text/html", "text/plain"} for b in shown)
+    latest = figure_of(shown[-1]["text/html"])
+    assert "test — ESTIMATED" in texts(latest) and len(polylines(latest)) == 4
+    report = make_report(50, kind="estimated")
+    widget = LivePowerView(DOMAINS, clock=FakeClock(), kind="estimated", label="test")
+    assert view.finish(report) == widget.finish(report)  # the same final figure whatever the live view
+    assert shown[-1] == view.final_bundle and view.closed
+
+
+def test_which_live_view(monkeypatch, capsys):
+    from lepton_lab import live_start
+
+    monkeypatch.setattr(live_start, "_found", {"ipywidgets": True, "bqplot": True, "google": False})
+    monkeypatch.setattr(live_start, "_said_svg", False)
+    for value, mode in (("", "widget"), ("auto", "widget"), ("svg", "svg"), ("widget", "widget"), ("off", "off")):
+        monkeypatch.setenv(live_start.LIVE_ENV, value)
+        assert live_start.live_mode() == mode
+    monkeypatch.setenv(live_start.LIVE_ENV, "fancy")
+    assert live_start.live_mode() == "widget"
+    assert "LEPTON_LAB_LIVE='fancy' is not one of auto, widget, svg, off" in capsys.readouterr().err
+    # Colab renders no third-party widget by default: the image, silently.
+    monkeypatch.setenv(live_start.LIVE_ENV, "auto")
+    colab = {"ipywidgets": True, "bqplot": True, "google": True, "google.colab": True}
+    monkeypatch.setattr(live_start, "_found", colab)
+    assert live_start.live_mode() == "svg" and capsys.readouterr().err == ""
+    # No bqplot: the image, and one line (once) on how to get the interactive view.
+    monkeypatch.setattr(live_start, "_found", {"ipywidgets": True, "bqplot": False, "google": False})
+    assert live_start.live_mode() == live_start.live_mode() == "svg"
+    monkeypatch.setenv(live_start.LIVE_ENV, "widget")
+    assert live_start.live_mode() == "svg"
+    assert capsys.readouterr().err.count("pip install 'lepton_lab[lab]'") == 1

@@ -54,6 +54,14 @@ def close_widgets(roots: Iterable[widgets.Widget]) -> int:
     return len(seen)
 
 
+def widget_view(widget: widgets.Widget) -> dict:
+    """A widget's display data, built here: ipywidgets 7 (Colab's) has no ``_repr_mimebundle_``
+    (it displays itself through ``_ipython_display_``); both speak version 2 of the view format."""
+    return {"text/plain": repr(widget),
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                          "model_id": widget.model_id}}
+
+
 class FallbackBox(widgets.VBox):
     """A VBox whose display also carries ``text/html``: what a notebook shows without a live kernel.
 
@@ -65,7 +73,8 @@ class FallbackBox(widgets.VBox):
     fallback_text = ""
 
     def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        data = (parent(**kwargs) if parent is not None else None) or widget_view(self)
         if self.fallback_html:
             data["text/html"] = self.fallback_html
         if self.fallback_text:

@@ -1,14 +1,20 @@
-"""The live power figure ``%%energy`` draws under a running cell.
+"""The live power figure ``%%energy`` draws under a running cell, as a widget or as an image.
 
-Threads: the view is built and displayed on the main thread; the sampler thread calls
-:meth:`LivePowerView.on_sample` for every sample and, at most every ``period_s`` (~3 Hz), sets the
-figure's traits inside ``hold_sync`` so each widget sends one message per update. ipykernel
-forwards those messages to the browser while the main thread is still busy with the cell.
-After the cell, :meth:`finish` (main thread again) sends the whole report trace to the widgets
-(their final state), then replaces the display with a static figure (an SVG image + the summary, no
-widget mimetype) and closes the widgets. The static output is what a saved notebook shows
-everywhere: JupyterLab does not save widget state by default, and would show "model not found"
-for a widget output reopened without it rather than fall back to the HTML. The SVG is an
+Threads: the view is built on the sampler thread (``cell_runner`` creates it only once a cell has
+run long enough to draw, ~0.3 s) or on the main thread; the sampler thread then calls
+:meth:`LiveView.on_sample` for every sample, and at most every ``period_s`` the view pushes:
+
+- :class:`LivePowerView` (bqplot) sets the figure's traits inside ``hold_sync``, so each widget
+  sends one message per update; ipykernel forwards them while the main thread runs the cell.
+- :class:`SvgLiveView` redraws the static SVG figure and shows it again in place (an
+  ``update_display_data`` of the same display), for front ends that render no third-party widget
+  (Google Colab without its custom widget manager) or kernels without ipywidgets/bqplot.
+
+After the cell, :meth:`LiveView.finish` gives the final display: the static figure (an SVG image +
+the summary, no widget mimetype), the same whatever the live view was. A widget view then sends
+the whole trace to its widgets first and closes them after the final display went out. The static
+output is what a saved notebook shows everywhere: JupyterLab does not save widget state by
+default, and would show "model not found" for a widget output reopened without it. The SVG is an
 ``<img>`` (data URI), not inline ``<svg>``, which Lab strips from untrusted notebooks.
 """
 from __future__ import annotations
@@ -19,24 +25,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-import ipywidgets as widgets
-
 from .. import units
 from ..sensors import kinds
-from . import interactive, static, style, traces
+from . import static, style, traces
+from .static import MIN_FIGURE_POINTS  # noqa: F401  (re-exported: where callers looked for it)
+from .svg import img_tag, svg_power_figure
 
-#: Least seconds between two pushes to the browser: ~3 Hz (every 4th sample at the default 10 Hz)
-#: looks smooth, and each push (about 0.5-1 ms of kernel time, mostly message serialisation)
-#: then costs a CPU-bound cell well under 1 %.
-PERIOD_S = 0.35
-#: A finished run with fewer samples than this ends as its summary, without a figure.
-MIN_FIGURE_POINTS = 3
+#: Least seconds between two pushes to the browser: ~3.3 Hz (every 3rd sample at the default 10 Hz:
+#: a little under 0.3 s, so that sampling jitter does not make it every 4th) looks smooth, and each
+#: push (about 0.5-1 ms of kernel time, mostly message serialisation) then costs a CPU-bound cell
+#: well under 1 %.
+PERIOD_S = 0.28
+#: The image view redraws its whole SVG at each push (a few ms): ~2.5 Hz (every 4th sample).
+SVG_PERIOD_S = 0.38
+#: Points per line of the image view while it runs (the final figure has the whole trace).
+SVG_MAX_POINTS = 600
 _HEADER_STYLE = ("display:flex;flex-wrap:wrap;gap:4px 16px;align-items:baseline;"
                  "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;padding:2px 4px")
 
 
-class LivePowerView:
-    """Watts per domain and cumulative joules, drawn while the cell runs, then the whole trace."""
+class LiveView:
+    """What every live view shares: the trace so far, the throttle, the header, the final display."""
 
     def __init__(self, domains: Sequence[str], *, labels: Mapping[str, str] | None = None,
                  kind: str = kinds.MEASURED, note: str = "", label: str = "", source: str = "",
@@ -47,92 +56,25 @@ class LivePowerView:
         self.period_s, self.max_points, self.clock = period_s, max_points, clock
         self.buffer = traces.TraceBuffer(self.domains, max_points)
         self.labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in self.domains}
-        self.figure = interactive.PowerFigure(self.domains, self.labels)
-        self.figure.set_title(self._title(label, kind, source), kinds.is_measurement(kind))
-        self.header = widgets.HTML(self._header_html(0.0, {}, 0.0, waiting=True))
-        self.box = interactive.FallbackBox([self.header, self.figure.widget])
-        self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
         self.updates = 0  # pushes to the browser so far
         self.errors = 0  # exceptions swallowed on the sampler thread (and a failed final update)
         #: The display's final mimebundle (text/html: SVG image + summary; text/plain), once finished.
         self.final_bundle: dict[str, str] | None = None
         self.closed = False
-        self.redisplays = 0  # times the view was shown again after the cell cleared its output
-        self._metadata: dict = {}
+        #: Where the view shows a new bundle (an ``OutputSlot.show``); None: nowhere yet.
+        self.show: Callable[[dict], None] | None = None
         self._lock = threading.Lock()
         self._last_push = -math.inf
         self._finished = False
-        self._handle = None
 
     @classmethod
-    def for_measurement(cls, measurement) -> LivePowerView:
+    def for_measurement(cls, measurement, **kwargs):
         domains, kind, note, source = measurement.live_description()
-        return cls(domains, kind=kind, note=note, label=measurement.options.label or "", source=source)
+        return cls(domains, kind=kind, note=note, label=measurement.options.label or "", source=source, **kwargs)
 
-    # -- main thread ------------------------------------------------------------------------
-    def display(self, metadata: dict | None = None) -> None:
-        from IPython.display import display
-
-        self._metadata = metadata or {}
-        self._handle = display(self.box, display_id=True, metadata=self._metadata)
-
-    def redisplay(self) -> None:
-        """Show the view again, after the cell cleared its output (and with it this display).
-
-        A progress loop (``clear_output(wait=True); print(step)``) keeps its live plot this way,
-        at the top of what it prints. Not when the clear was meant for an ``ipywidgets.Output``
-        the cell writes into: the view would land inside it."""
-        if self._finished or self._handle is None or _inside_an_output_widget():
-            return
-        from IPython.display import display
-
-        self._handle = display(self.box, display_id=True, metadata=self._metadata)
-        self.redisplays += 1
-
-    def finish(self, report) -> None:
-        """Send the whole (decimated) trace to the widgets, then show the static figure instead.
-
-        The display (the latest one, if the cell cleared its output) is updated in place to
-        text/html (the SVG image and the summary) and text/plain, without the widget mimetype; the
-        widgets are closed afterwards. A run too short to draw (fewer than
-        :data:`MIN_FIGURE_POINTS` samples) ends as its summary alone.
-        """
-        with self._lock:
-            # From here on the sampler thread leaves the widgets alone (on_sample returns at once),
-            # and a push it was making has ended: it held this lock.
-            self._finished = True
-        # The power lines are the machine's: so is the energy line under them (in every view).
-        t, power, energy = traces.decimate_trace(report.trace, self.domains, report.machine_energy_j,
-                                                 self.max_points)
-        try:  # the widgets' final state, the whole trace: the last update the front end gets
-            self.figure.set_data(t, power, energy)
-        except Exception:  # the static figure below is what is shown: it must not be lost to this
-            self.errors += 1
-        try:
-            if len(t) < MIN_FIGURE_POINTS:
-                figure = report._repr_html_()  # one or two dots on a 1 s axis tell nothing
-            else:
-                title = self._title(report.label, report.kind, report.replayed_from)
-                figure = static.fallback_html(report, t, power, energy, title=title, labels=self.labels)
-        except Exception:  # never leave the live widget as the cell's saved output: the summary alone
-            self.errors += 1
-            figure = report._repr_html_()
-        self.final_bundle = {"text/html": figure, "text/plain": str(report)}
-        try:
-            if self._handle is not None:
-                self._handle.update(self.final_bundle, raw=True, metadata=self._metadata)
-        finally:
-            self.close()  # after the final state and the new display went out: same iopub order
-
-    def close(self) -> None:
-        """Close every widget of the view (no output shows them any more): frees kernel and
-        front-end memory. Idempotent; the Python objects keep their last values."""
-        with self._lock:
-            self._finished = True
-            if self.closed:
-                return
-            self.closed = True
-        interactive.close_widgets([self.box])
+    def bundle(self) -> dict:
+        """The live view as a display's data."""
+        raise NotImplementedError
 
     # -- sampler thread ---------------------------------------------------------------------
     def on_sample(self, sample) -> None:
@@ -147,15 +89,45 @@ class LivePowerView:
                 if now - self._last_push < self.period_s:
                     return
                 self._last_push = now
-                self._push(sample, total_j)
+                self._push(sample.t_s, sample.power_w, total_j)
+                self.updates += 1
         except Exception:  # the live view is a nicety: it must never disturb the measurement
             self.errors += 1
 
-    def _push(self, sample, total_j: float) -> None:
-        t, power, energy = self.buffer.arrays()
-        self.figure.set_data(t, power, energy)
-        self.header.value = self._header_html(sample.t_s, sample.power_w, total_j)
-        self.updates += 1
+    def _push(self, elapsed_s: float, power_w: Mapping[str, float], total_j: float) -> None:
+        raise NotImplementedError
+
+    # -- main thread ------------------------------------------------------------------------
+    def finish(self, report, show: Callable[[dict], None] | None = None) -> dict[str, str]:
+        """The final display (static figure + summary, or the summary alone for a run too short to
+        draw), shown through ``show`` (default: where the view was shown); then the view closes."""
+        with self._lock:
+            # From here on the sampler thread leaves the view alone (on_sample returns at once),
+            # and a push it was making has ended: it held this lock.
+            self._finished = True
+        self._final_state(report)
+        try:
+            title = self._title(report.label, report.kind, report.replayed_from)
+            bundle = static.final_bundle(report, self.domains, labels=self.labels, title=title,
+                                         max_points=self.max_points)
+        except Exception:  # never leave the live view as the cell's saved output: the summary alone
+            self.errors += 1
+            bundle = static.summary_bundle(report)
+        self.final_bundle = bundle
+        try:
+            if (show or self.show) is not None:
+                (show or self.show)(bundle)
+        finally:
+            self.close()  # after the final state and the new display went out: same iopub order
+        return bundle
+
+    def _final_state(self, report) -> None:
+        """Anything the view sends before the final display replaces it."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._finished = True
+            self.closed = True
 
     # -- text -------------------------------------------------------------------------------
     @staticmethod
@@ -192,12 +164,82 @@ class LivePowerView:
                 f"<span title='{note}' style='color:{style.KIND_COLOUR}'>not a measurement</span>")
 
 
-def _inside_an_output_widget() -> bool:
-    """Is the cell writing into an ``ipywidgets.Output`` (``with out: ...``) right now?
+class LivePowerView(LiveView):
+    """Watts per domain and cumulative joules as a bqplot figure, then the whole trace."""
 
-    Such a widget captures every output whose parent is its ``msg_id``, which it sets to the
-    running request's while the ``with`` block lasts."""
-    output = getattr(widgets, "Output", None)
-    if output is None:
-        return False
-    return any(isinstance(w, output) and getattr(w, "msg_id", "") for w in list(widgets.Widget.widgets.values()))
+    def __init__(self, domains: Sequence[str], **kwargs):
+        super().__init__(domains, **kwargs)
+        import ipywidgets as widgets
+
+        from . import interactive
+
+        self.figure = interactive.PowerFigure(self.domains, self.labels)
+        self.figure.set_title(self._title(self.label, self.kind, self.source), kinds.is_measurement(self.kind))
+        self.header = widgets.HTML(self._header_html(0.0, {}, 0.0, waiting=True))
+        self.box = interactive.FallbackBox([self.header, self.figure.widget])
+        self.box.fallback_text = "lepton_lab live power view (the summary follows when the cell ends)"
+        self._handle = None
+
+    def bundle(self) -> dict:
+        return self.box._repr_mimebundle_()
+
+    def display(self, metadata: dict | None = None) -> None:
+        """Show the view with IPython's ``display`` (outside a measured cell: a benchmark, a test)."""
+        from IPython.display import display
+
+        self._handle = display(self.box, display_id=True, metadata=metadata or {})
+        self.show = lambda bundle: self._handle.update(bundle, raw=True, metadata=metadata or {})
+
+    def _push(self, elapsed_s: float, power_w: Mapping[str, float], total_j: float) -> None:
+        t, power, energy = self.buffer.arrays()
+        self.figure.set_data(t, power, energy)
+        self.header.value = self._header_html(elapsed_s, power_w, total_j)
+
+    def _final_state(self, report) -> None:
+        # The power lines are the machine's: so is the energy line under them (in every view).
+        t, power, energy = traces.decimate_trace(report.trace, self.domains, report.machine_energy_j,
+                                                 self.max_points)
+        try:  # the widgets' final state, the whole trace: the last update the front end gets
+            self.figure.set_data(t, power, energy)
+        except Exception:  # the static figure is what is shown: it must not be lost to this
+            self.errors += 1
+
+    def close(self) -> None:
+        """Close every widget of the view (no output shows them any more): frees kernel and
+        front-end memory, and a saved notebook keeps no state for them. Idempotent; the Python
+        objects keep their last values."""
+        with self._lock:
+            self._finished = True
+            if self.closed:
+                return
+            self.closed = True
+        from . import interactive
+
+        interactive.close_widgets([self.box])
+
+
+class SvgLiveView(LiveView):
+    """The live figure as an SVG image under a one-line header, redrawn in place (no widget)."""
+
+    def __init__(self, domains: Sequence[str], **kwargs):
+        kwargs.setdefault("period_s", SVG_PERIOD_S)
+        kwargs.setdefault("max_points", SVG_MAX_POINTS)
+        super().__init__(domains, **kwargs)
+        self._current = self._html(self._header_html(0.0, {}, 0.0, waiting=True), "")
+
+    def bundle(self) -> dict:
+        return {"text/html": self._current, "text/plain": "lepton_lab live power view (the summary follows)"}
+
+    def _push(self, elapsed_s: float, power_w: Mapping[str, float], total_j: float) -> None:
+        t, power, energy = self.buffer.arrays()
+        title = self._title(self.label, self.kind, self.source)
+        svg = svg_power_figure(t, power, energy, title=title, labels=self.labels,
+                               warn=not kinds.is_measurement(self.kind))
+        self._current = self._html(self._header_html(elapsed_s, power_w, total_j),
+                                   img_tag(svg, f"{title}: power so far"))
+        if self.show is not None:
+            self.show(self.bundle())
+
+    @staticmethod
+    def _html(header: str, figure: str) -> str:
+        return f"<div class='lepton-live'>{header}{figure}</div>"

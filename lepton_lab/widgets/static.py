@@ -6,21 +6,21 @@ JupyterLab saves no widget state by default, so a widget output reopened later s
 found" instead of any fallback. ``StaticFigure.widget`` builds the interactive bqplot version on
 request (Voila apps, anyone who wants to zoom); only that needs the ``lab`` extra.
 
-Pure: numpy and the SVG writer; ipywidgets and bqplot load only for ``.widget``.
+Pure: numpy and the SVG writer, imported when a figure is drawn (a summary alone needs neither);
+ipywidgets and bqplot load only for ``.widget``.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .. import units
 from ..errors import require
 from ..sensors import kinds
 from . import style
-from .svg import img_tag, svg_power_figure
-from .traces import MAX_POINTS, decimate_trace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class StaticFigure:
@@ -52,12 +52,15 @@ class StaticFigure:
         return self.text
 
 
-def report_figure(report, max_points: int = MAX_POINTS) -> StaticFigure:
-    """The power trace of a finished report (SVG image + summary); ``.widget`` for a bqplot one."""
+def report_figure(report, max_points: int | None = None) -> StaticFigure:
+    """The power trace of a finished report (SVG image + summary); ``.widget`` for a bqplot one.
+    ``max_points`` per line: default :data:`.traces.MAX_POINTS`."""
+    from .traces import MAX_POINTS, decimate_trace
+
     # A cluster's trace has a line per host; in the process view the trace (and so its energy
     # line) is still the whole machine's, as its power lines are.
     domains = list(report.trace.get("power_w") or {}) if report.hosts else list(report.domains)
-    t, power, energy = decimate_trace(report.trace, domains, report.machine_energy_j, max_points)
+    t, power, energy = decimate_trace(report.trace, domains, report.machine_energy_j, max_points or MAX_POINTS)
 
     def build_widget():
         from . import interactive
@@ -76,6 +79,34 @@ def report_figure(report, max_points: int = MAX_POINTS) -> StaticFigure:
     return StaticFigure(page, str(report), build_widget)
 
 
+#: A finished run with fewer samples than this ends as its summary, without a figure: one or two
+#: dots on a 1 s axis tell nothing.
+MIN_FIGURE_POINTS = 3
+
+
+def summary_bundle(report) -> dict[str, str]:
+    """A report's summary alone, as a display's data (what ``display(report)`` shows)."""
+    return {"text/html": report._repr_html_(), "text/plain": str(report)}
+
+
+def final_bundle(report, domains, *, labels: Mapping[str, str] | None = None, title: str | None = None,
+                 max_points: int | None = None) -> dict[str, str]:
+    """What a measured cell ends with, whatever its live view was (a widget, an image, none):
+    the static figure of the whole trace and the summary (text/html), and the text (text/plain).
+    A run too short to draw (fewer than :data:`MIN_FIGURE_POINTS` samples) ends as its summary."""
+    if len(report.trace.get("t_s") or ()) < MIN_FIGURE_POINTS:
+        return summary_bundle(report)
+    from .traces import MAX_POINTS, decimate_trace
+
+    # The power lines are the machine's: so is the energy line under them (in every view).
+    t, power, energy = decimate_trace(report.trace, list(domains), report.machine_energy_j,
+                                      max_points or MAX_POINTS)
+    if len(t) < MIN_FIGURE_POINTS:
+        return summary_bundle(report)
+    return {"text/html": fallback_html(report, t, power, energy, title=title, labels=labels),
+            "text/plain": str(report)}
+
+
 def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: str | None = None,
                   labels: Mapping[str, str] | None = None) -> str:
     """The trace as an SVG image and the report's HTML summary under it.
@@ -83,6 +114,8 @@ def fallback_html(report, t, power: Mapping[str, np.ndarray], energy, *, title: 
     The final output of a ``%%energy`` cell (see ``LivePowerView.finish``), so it is drawn to look
     like the live bqplot figure: same title, axes, colours and legend.
     """
+    from .svg import img_tag, svg_power_figure
+
     labels = {d: (labels or {}).get(d) or style.domain_label(d) for d in power}
     if title is None:
         title = f"{report.label}{kinds.tag(report.kind, report.replayed_from)}"
