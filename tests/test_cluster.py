@@ -85,6 +85,13 @@ def _busy(seconds: float) -> int:
     return n
 
 
+def _until(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.05)
+
+
 def _host_seconds(report, host: str) -> float:
     """How long ``host``'s own sampler ran: its energy over its mean power (both from its report)."""
     (domain,) = [d for n, d in report.domains.items() if n.startswith(f"{host}/")]
@@ -94,10 +101,13 @@ def _host_seconds(report, host: str) -> float:
 def test_every_host_is_measured_once_and_summed(cluster, tmp_path):
     client, _ = cluster
     before = time.monotonic()
+    fed: list[float] = []  # the live view's feed: total joules at each poll
     with lepton_lab.measure(label="cluster", dask=client) as block:
         entered = time.monotonic()
+        block.subscribe(lambda sample: fed.append(sum(sample.energy_j.values())))
         futures = client.map(_busy, [2.5] * 3, pure=False)
         assert all(n > 0 for n in client.gather(futures))
+        _until(lambda: len(fed) >= 4)  # polls every 0.5 s, slower when Dask's answers are
         leaving = time.monotonic()
     after = time.monotonic()
     report = block.report
@@ -123,15 +133,9 @@ def test_every_host_is_measured_once_and_summed(cluster, tmp_path):
     assert "3 hosts of a Dask cluster" in text and "node-a (2 workers)" in text and "notebook (this notebook)" in text
     row = lepton_lab.history(limit=1).iloc[0]
     assert row["hosts"] == 3 and row["energy_j"] == pytest.approx(report.energy_j)
-    # The live view's feed: one line per host, total joules rising.
-    assert set(report.trace["power_w"]) == set(POWER_W) and len(report.trace["t_s"]) >= 4
-
-
-def _until(condition, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.05)
+    # The live view's feed: one line per host, total joules rising, all of it in the trace.
+    assert set(report.trace["power_w"]) == set(POWER_W) and len(report.trace["t_s"]) >= len(fed) >= 4
+    assert fed == sorted(fed), fed
 
 
 def test_a_host_that_dies_mid_cell_keeps_what_it_had_read(cluster):
