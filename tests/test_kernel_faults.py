@@ -35,6 +35,18 @@ def reply_to(client, msg_id: str) -> dict:
     return reply
 
 
+def printed(client, msg_id: str, text: str, timeout_s: float = 60) -> list[dict]:
+    """The cell's iopub messages up to the first stream output holding ``text``: on a busy machine
+    a cell may start well after it was sent, so the tests wait for it rather than for a fixed time."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    while True:
+        msg = client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id:
+            seen.append(msg)
+            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+                return seen
+
+
 def value_of(client, expression: str) -> str:
     outputs = []
     client.execute_interactive(expression, timeout=30, output_hook=outputs.append)
@@ -50,7 +62,8 @@ def ledger_rows(path) -> list[tuple]:
 
 def test_interrupted_cell_is_recorded_and_kernel_survives(kernel, tmp_path):
     manager, client = kernel
-    msg_id = client.execute("%%energy -q -l sleepy\nimport time\ntime.sleep(60)")
+    msg_id = client.execute("%%energy -q -l sleepy\nimport time\nprint('asleep', flush=True)\ntime.sleep(60)")
+    printed(client, msg_id, "asleep")
     time.sleep(2.0)
     manager.interrupt_kernel()
     reply = reply_to(client, msg_id)
@@ -64,9 +77,9 @@ def test_interrupted_cell_is_recorded_and_kernel_survives(kernel, tmp_path):
 
 def test_ctrl_c_during_baseline_runs_nothing_and_leaves_nothing_running(kernel, tmp_path):
     manager, client = kernel
-    messages = []
     msg_id = client.execute("%%energy -l idle-first --baseline 30\nran = True")
-    time.sleep(2.0)
+    messages = printed(client, msg_id, "measuring idle power for 30 s")  # the cell has begun
+    time.sleep(2.0)  # into the 30 s baseline
     manager.interrupt_kernel()
     reply = reply_to(client, msg_id)
     while True:  # everything the cell printed, up to its idle message
