@@ -27,23 +27,24 @@ LONGEST_SESSION_S = 4 * 3600.0
 _neighbour: list[Any] = []  # the BackgroundBurner, while one runs
 
 
-def burners(value: str | None) -> int:
+def burners(value: str | None, given_as: str = f"{ENV}=") -> int:
     """How many CPUs to keep busy: a count, '' or '0' for none. Bad values are one line."""
     text = (value or "").strip()
     if not text:
         return 0
     if not text.isdigit():
-        raise pytest.UsageError(f"{ENV}={value!r} is not a number of CPUs to keep busy: use e.g. {ENV}=1")
+        raise pytest.UsageError(f"{given_as}{value!r} is not a number of CPUs to keep busy: use e.g. {given_as}1")
     return int(text)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--burn", metavar="CPUS", default=None,
-                     help=f"keep this many CPUs busy with neighbour processes for the session (or set {ENV})")
+                     help=f"keep this many CPUs busy with a neighbour process for the session (or set {ENV})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    count = burners(config.getoption("--burn") or os.environ.get(ENV))
+    option = config.getoption("--burn")
+    count = burners(option, "--burn ") if option is not None else burners(os.environ.get(ENV))
     os.environ.pop(ENV, None)
     if count:
         from lepton_lab.tradeoffs.background import BackgroundBurner
