@@ -5,7 +5,11 @@
 THREADS threads hash a 1 MiB buffer over and over (hashlib releases the GIL, so two threads keep
 two CPUs busy) from the start until END; between the wall-clock instants START and END the
 process measures with ``lepton_lab.measure(**options)``. It prints one JSON line: the report's
-figures for the first domain and the CPU seconds the process itself counted in the window.
+figures for the first domain, the CPU seconds the process itself counted in the window
+(``cpu_s``), what attribution counted (``process_cpu_s``, and the machine's ``busy_cpu_s``), the
+wall-clock instants around the measurement's edges (``edges``: before and after entering, before
+and after leaving: each exact read lies between a pair) and the machine's busy CPU seconds while
+entering (``entering``: a ``--baseline`` runs there).
 THREADS may be 0: the process only measures (a baseline, or a sleeping cell).
 """
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 
 import lepton_lab
+from lepton_lab.sensors.cpu_times import machine_times
 
 SWITCHES = ("save", "charge_idle")
 
@@ -45,22 +50,30 @@ def main(threads: int, start: float, end: float, *options: str) -> None:
     # by scheduling only, not by who finished reading the carbon table first.
     block = lepton_lab.measure(**kwargs)
     lepton_lab.discover(kwargs.get("sensors"))
+    machine_times()  # psutil imported now, not inside the window
     _until(start)
-    cpu_before = time.process_time()
+    cpu_before, (busy_before, _) = time.process_time(), machine_times()
+    a0 = time.time()
     with block:
+        a1, (busy_entered, _) = time.time(), machine_times()
         _until(end)
-    cpu_s = time.process_time() - cpu_before
+        b0 = time.time()
+    b1, cpu_s = time.time(), time.process_time() - cpu_before
     stop.set()
     report = block.report
     domain = next(iter(report.domains.values()))
+    attribution = report.attribution
     print(json.dumps({
         "view": report.view, "energy_j": report.energy_j, "machine_j": domain.machine_j,
         "process_j": domain.process_energy_j, "idle_j": domain.idle_energy_j, "share": domain.share,
         "dynamic_j": domain.machine_j - (domain.idle_energy_j or 0.0), "cpu_s": cpu_s,
-        "idle": report.attribution.idle if report.attribution else None, "methods": report.methods,
+        "duration_s": report.duration_s, "edges": [a0, a1, b0, b1],
+        "entering": {"wall_s": a1 - a0, "busy_s": busy_entered - busy_before},
+        "process_cpu_s": attribution.process_cpu_s if attribution else None,
+        "busy_cpu_s": attribution.busy_cpu_s if attribution else None,
+        "idle": attribution.idle if attribution else None, "methods": report.methods,
         "summary": str(report), "warnings": report.warnings,
     }))
-
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:])

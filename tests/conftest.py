@@ -66,3 +66,7 @@ def no_leaked_sampler_threads():
             return
         time.sleep(0.05)
     pytest.fail(f"sampler thread(s) still running after the test: {leaked}")
+
+
+# LEPTON_TEST_BURN=1 (or --burn 1): a neighbour process burns a CPU for the whole session.
+pytest_plugins = ("tests.busy",)

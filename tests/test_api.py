@@ -1,6 +1,8 @@
 """The Python API (measure, measured, history, compare) with the labelled estimate — no hardware here."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import lepton_lab
@@ -24,12 +26,14 @@ def test_public_api_matches_all():
 
 
 def test_measure_context_reports_and_stores():
+    before = time.monotonic()
     # The machine's view: on a busy machine "auto" shows the process view, whose ± adds the split's.
     with lepton_lab.measure(label="block", interval=0.02, attribute="machine") as m:
         busy(0.3)
+    after = time.monotonic()
     report = m.report
     assert report.label == "block" and report.status == "ok"
-    assert report.duration_s == pytest.approx(0.3, abs=0.15)
+    assert 0.3 <= report.duration_s <= after - before  # the body, inside the time the block took
     assert report.kind == "estimated" and not report.is_measurement
     assert report.energy_j > 0 and report.uncertainty_j == pytest.approx(0.5 * report.energy_j)
     assert len(report.trace["t_s"]) >= 5
@@ -66,7 +70,9 @@ def test_baseline_gives_net_energy():
         busy(0.2)
     domain = next(iter(m.report.domains.values()))
     assert domain.idle_w is not None
-    assert m.report.net_energy_j == pytest.approx(m.report.energy_j - domain.idle_w * m.report.duration_s)
+    # Net of idle is the machine's energy less idle: on a busy machine `auto` shows this kernel's
+    # share as energy_j instead, which has no idle in it to take away.
+    assert m.report.net_energy_j == pytest.approx(m.report.machine_energy_j - domain.idle_w * m.report.duration_s)
 
 
 def test_unwritable_ledger_still_reports_and_warns(tmp_path, monkeypatch):

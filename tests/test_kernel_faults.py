@@ -35,10 +35,24 @@ def reply_to(client, msg_id: str) -> dict:
     return reply
 
 
+def printed(client, msg_id: str, text: str, timeout_s: float = 60) -> list[dict]:
+    """The cell's iopub messages up to the first stream output holding ``text``: on a busy machine
+    a cell may start well after it was sent, so the tests wait for it rather than for a fixed time."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    while True:
+        msg = client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id:
+            seen.append(msg)
+            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+                return seen
+
+
 def value_of(client, expression: str) -> str:
     outputs = []
-    client.execute_interactive(expression, timeout=30, output_hook=outputs.append)
-    return next(m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result")
+    reply = client.execute_interactive(expression, timeout=30, output_hook=outputs.append)
+    results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
+    assert results, (reply["content"], [(m["msg_type"], m["content"]) for m in outputs])
+    return results[0]
 
 
 def ledger_rows(path) -> list[tuple]:
@@ -50,7 +64,11 @@ def ledger_rows(path) -> list[tuple]:
 
 def test_interrupted_cell_is_recorded_and_kernel_survives(kernel, tmp_path):
     manager, client = kernel
-    msg_id = client.execute("%%energy -q -l sleepy\nimport time\ntime.sleep(60)")
+    # stop_on_error=False: after a failed cell ipykernel aborts the requests that reach it before it
+    # has finished failing, and on a busy machine the next one here could (reply 'aborted').
+    msg_id = client.execute("%%energy -q -l sleepy\nimport time\nprint('asleep', flush=True)\ntime.sleep(60)",
+                            stop_on_error=False)
+    printed(client, msg_id, "asleep")
     time.sleep(2.0)
     manager.interrupt_kernel()
     reply = reply_to(client, msg_id)
@@ -64,9 +82,9 @@ def test_interrupted_cell_is_recorded_and_kernel_survives(kernel, tmp_path):
 
 def test_ctrl_c_during_baseline_runs_nothing_and_leaves_nothing_running(kernel, tmp_path):
     manager, client = kernel
-    messages = []
-    msg_id = client.execute("%%energy -l idle-first --baseline 30\nran = True")
-    time.sleep(2.0)
+    msg_id = client.execute("%%energy -l idle-first --baseline 30\nran = True", stop_on_error=False)  # as above
+    messages = printed(client, msg_id, "measuring idle power for 30 s")  # the cell has begun
+    time.sleep(2.0)  # into the 30 s baseline
     manager.interrupt_kernel()
     reply = reply_to(client, msg_id)
     while True:  # everything the cell printed, up to its idle message

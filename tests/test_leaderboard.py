@@ -260,9 +260,9 @@ def test_500_submissions_rebuild_quickly_and_only_when_the_folder_changed(tmp_pa
         submit(reports["measured" if i % 2 else "estimated"], tmp_path, f"p{i:03d}", inferences=100 + i,
                accuracy=0.5 if i % 25 == 0 else 0.9)
     board.set_floor(0.8, tmp_path)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     panel = LeaderboardPanel(board=tmp_path)
-    first_s = time.perf_counter() - started
+    first_s, first_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     found = sections(panel)
     assert len(found["measured"].split("<tr data-rank=")) - 1 == 50  # capped per section
     assert "and 190 more" in found["measured"] and panel.show_all.layout.display is None
@@ -276,9 +276,9 @@ def test_500_submissions_rebuild_quickly_and_only_when_the_folder_changed(tmp_pa
     assert panel.show_all.layout.display == "none"
     all_rows_s = panel.last_rebuild_s
     submit(reports["measured"], tmp_path, "late", inferences=100_000)  # the best: top of the board
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     assert panel.poll() is True
-    one_new_s = time.perf_counter() - started
+    one_new_s, one_new_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     assert who(sections(panel)["measured"])[0] == "late"
     record_property("rebuild_500_s", {"first (all files parsed)": round(cold_s, 4),
                                       "all 500 rows": round(all_rows_s, 4),
@@ -286,7 +286,9 @@ def test_500_submissions_rebuild_quickly_and_only_when_the_folder_changed(tmp_pa
                                       "panel created": round(first_s, 4)})
     print(f"500 submissions: first rebuild {cold_s * 1000:.0f} ms, all rows {all_rows_s * 1000:.0f} ms, "
           f"one new file {one_new_s * 1000:.0f} ms, panel {first_s * 1000:.0f} ms")
-    assert cold_s < 3.0 and one_new_s < 1.0  # generous: ~0.1 s and ~0.03 s on a 2-CPU VM
+    # The work's CPU time, which other processes on a busy machine do not stretch as they do the
+    # wall clock (timing targets live in benchmarks/). Generous: ~0.1 s and ~0.03 s on a 2-CPU VM.
+    assert first_cpu_s < 3.0 and one_new_cpu_s < 1.0, (first_cpu_s, one_new_cpu_s)
 
 
 def test_polling_on_the_event_loop_picks_up_a_new_file(tmp_path, reports):

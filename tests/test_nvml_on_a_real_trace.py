@@ -40,14 +40,22 @@ def test_the_magic_on_a_real_h100_trace_matches_its_integral(shell, h100_playing
     origin = h100_playing_the_trace
     time.sleep(1.0)  # start mid-trace, where the power moves
     before = time.monotonic() - origin
-    result = shell.run_cell("%%energy -q --var rep -l real-shape\nimport time\ntime.sleep(3)")
+    # 3 s, and at least 20 samples however slowly a busy machine lets the sampler read.
+    result = shell.run_cell("%%energy -q --var rep -l real-shape\nimport time\nbody_at = time.monotonic()\n"
+                            "from lepton_lab.sampler import active_samplers\nsampler = active_samplers()[-1]\n"
+                            "while time.monotonic() - body_at < 3 or len(sampler.snapshot()) < 20:\n"
+                            "    time.sleep(0.05)")
     assert result.success
     report = shell.user_ns["rep"]
     assert report.kind == "measured" and report.methods == "nvml-counter"
-    truth = trace_integral(before, before + report.duration_s)
-    error = abs(report.energy_j - truth)
-    assert error <= report.uncertainty_j, (report.energy_j, truth, report.uncertainty_j)
-    assert report.energy_j == pytest.approx(truth, rel=0.05)
+    # The measurement began between `before` and the body's first line (later on a busy machine):
+    # the truth is the trace's integral over the measured duration from some instant in there.
+    starts = np.linspace(before, shell.user_ns["body_at"] - origin, 11)
+    truths = [trace_integral(a, a + report.duration_s) for a in starts]
+    low, high = min(truths), max(truths)
+    assert low - report.uncertainty_j <= report.energy_j <= high + report.uncertainty_j, (
+        report.energy_j, truths, report.uncertainty_j)
+    assert low * 0.95 <= report.energy_j <= high * 1.05, (report.energy_j, truths)
     watts = np.asarray(report.trace["power_w"]["gpu:0"])
     assert len(watts) >= 20 and np.ptp(watts) > 30  # the trace's ups and downs, not a constant
 
@@ -56,15 +64,22 @@ def test_the_live_view_receives_the_traces_shape(h100_playing_the_trace):
     from lepton_lab.widgets.live import LivePowerView
 
     origin = h100_playing_the_trace
+    before = time.monotonic() - origin
     with lepton_lab.measure(interval=0.05, save=False) as block:
         start = time.monotonic() - origin
         view = LivePowerView.for_measurement(block.measurement)
         block.subscribe(view.on_sample)
-        time.sleep(2.0)
+        # 2 s, and at least 20 points however slowly a busy machine lets the sampler read.
+        while time.monotonic() - origin - start < 2.0 or len(view.buffer.arrays()[0]) < 20:
+            time.sleep(0.05)
     view.close()
     t, power, _ = view.buffer.arrays()
     trace_t, trace_w = (np.asarray(v) for v in traces.series(TRACE))
-    expected = np.interp(t + start, trace_t, trace_w)
     assert len(t) >= 20
+    # The measurement began between `before` and `start`: the view follows the trace from one of
+    # those instants (the figures hold for the best of them).
+    offsets = np.linspace(before, start, 11)
+    expected = min((np.interp(t + a, trace_t, trace_w) for a in offsets),
+                   key=lambda e: float(np.max(np.abs(power["gpu:0"] - e))))
     assert np.corrcoef(power["gpu:0"], expected)[0, 1] > 0.9
     assert np.max(np.abs(power["gpu:0"] - expected)) < 60.0

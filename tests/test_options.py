@@ -105,7 +105,9 @@ def test_the_defaults_are_the_same_everywhere(shell, capsys):
     for report in (magic, command, block.report):
         assert report.interval_s == 0.1 and report.baseline_s is None
         assert report.carbon.region == "WORLD" and report.carbon.pue == 1.0
-        assert report.methods == "estimate"
+        # The default view is auto, which shows this kernel's share when others load the machine
+        # (a busy CI runner, LEPTON_TEST_BURN=1): the sensor is the estimate either way.
+        assert report.attribution.asked == "auto" and report.methods.split("+")[0] == "estimate"
 
 
 def test_an_unknown_keyword_is_one_line_naming_the_options():

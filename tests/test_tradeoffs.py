@@ -563,6 +563,33 @@ def test_the_busy_note_is_a_measured_share_of_other_load():
     assert share >= 40, note  # two busy threads on this machine's CPUs (two on the project's VM): most of it
 
 
+def test_a_burner_watching_a_process_stops_once_that_process_is_gone():
+    """The busy-machine plugin's neighbour (tests/busy.py) watches the test session: a session
+    killed outright must not leave a CPU spinning for the burner's whole time limit."""
+    from lepton_lab.tradeoffs.background import BackgroundBurner
+
+    def running(pid: int) -> bool:  # a zombie (exited, not yet reaped by init) counts as gone
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except OSError:
+            return False
+
+    session = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    burner = BackgroundBurner(threads=1, max_seconds=60, watch_pid=session.pid).start()
+    try:
+        assert running(burner.pid)
+        session.kill()
+        session.wait()
+        deadline = time.monotonic() + 30
+        while running(burner.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(burner.pid), "the burner outlived the process it watched"
+    finally:
+        burner.stop()
+        session.kill()
+
+
 def test_the_claim_search_measures_pairs_and_confirms_the_winner_afresh(mlp):
     """Lesson 07's search, tiny: every candidate in A B A B pairs with the baseline (the ledger shows
     the order), the winner chosen among candidates that keep the accuracy, confirmed in new pairs."""
