@@ -8,10 +8,21 @@ PORT ?= 8888
 # CPU build of torch: an unpinned torch pulls several GB of CUDA packages.
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The oldest supported stack: Google Colab's pins (tests/colab-pins.txt) on this machine's Python
+# (Colab's ipykernel 5.5.6 is patched for 3.12; the PyPI one imports `imp`, gone in 3.12). Built by
+# installing the pins, then the README's Colab line with no constraint (a pin it moves stops the
+# build), then the test tools constrained to the pins.
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+COLAB_PINS := tests/colab-pins.txt
+COLAB_STAMP := $(COLAB_VENV)/.installed
+# What runs on both stacks: the kernel tests of the cell semantics and the corpus test.
+COLAB_TESTS := tests/test_stacks.py tests/test_magic.py tests/test_corpus.py tests/test_cell_semantics.py \
+  tests/test_kernel_faults.py tests/test_kernel_live.py
 # Public notebooks for the corpus test: pinned sdists from PyPI, fetched by pip (not committed).
 CORPUS := .corpus/.fetched
 
-.PHONY: lab test test-fast lint gpu-test setup browser benchmark apps serve clean
+.PHONY: lab test test-colab test-fast lint gpu-test setup colab-setup browser benchmark apps serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +33,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(COLAB_STAMP): pyproject.toml $(COLAB_PINS)
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --quiet --upgrade pip
+	$(COLAB_PY) -m pip install --quiet -r $(COLAB_PINS)
+	$(COLAB_PY) -m pip install --quiet -e ".[colab]"
+	$(COLAB_PY) -m tests.stack_pins $(COLAB_PINS)
+	$(COLAB_PY) -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout hypothesis nbclient nbformat matplotlib
+	$(COLAB_PY) -m tests.stack_pins $(COLAB_PINS)
+	$(COLAB_PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(COLAB_STAMP)
+
+colab-setup: $(COLAB_STAMP)
 
 $(CORPUS): $(STAMP) tests/corpus/sources.py
 	$(PY) -m tests.corpus.fetch .corpus
@@ -40,8 +65,13 @@ LAB_FLAGS := $(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--al
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks
 
-test: $(STAMP) $(CORPUS) browser lint
+test: $(STAMP) $(COLAB_STAMP) $(CORPUS) browser lint
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-colab
+
+# The oldest stack's subset (the newest stack ran everything above).
+test-colab: $(COLAB_STAMP) $(CORPUS)
+	LEPTON_STACK=colab $(COLAB_PY) -m pytest -q -p no:cacheprovider $(COLAB_TESTS)
 
 # Lint and types (pyproject.toml says which rules and which modules, and why).
 lint: $(STAMP)
@@ -61,4 +91,4 @@ apps: $(STAMP)
 	$(VENV)/bin/lepton-lab serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts .corpus
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache test-artifacts .corpus

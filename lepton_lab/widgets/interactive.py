@@ -54,6 +54,16 @@ def close_widgets(roots: Iterable[widgets.Widget]) -> int:
     return len(seen)
 
 
+def widget_bundle(widget: widgets.Widget) -> dict:
+    """The widget's display mimebundle, as ipywidgets 8 gives it and ipywidgets 7 displays it."""
+    plaintext = repr(widget)
+    data: dict = {"text/plain": plaintext[:110] + "…" if len(plaintext) > 110 else plaintext}
+    if widget._view_name is not None:
+        data["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return data
+
+
 class FallbackBox(widgets.VBox):
     """A VBox whose display also carries ``text/html``: what a notebook shows without a live kernel.
 
@@ -63,9 +73,13 @@ class FallbackBox(widgets.VBox):
 
     fallback_html = ""
     fallback_text = ""
+    # ipywidgets 7 (Colab's 7.7.1) displays a widget itself in _ipython_display_, which drops the
+    # display_id and metadata the live view needs to replace it by the static figure: IPython then
+    # falls back to _repr_mimebundle_ (ipywidgets 8's own way), defined below for both.
+    _ipython_display_ = None
 
     def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
+        data = widget_bundle(self)
         if self.fallback_html:
             data["text/html"] = self.fallback_html
         if self.fallback_text:
