@@ -10,12 +10,14 @@ TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 # The oldest supported stack: Google Colab's pins (tests/colab-pins.txt) on this machine's Python
 # (Colab's ipykernel 5.5.6 is patched for 3.12; the PyPI one imports `imp`, gone in 3.12). Built by
-# installing the pins, then the README's Colab line with no constraint (a pin it moves stops the
-# build), then the test tools constrained to the pins.
+# installing the pins and the test tools, then the README's Colab line with no constraint: a pin
+# it moves stops the build (tests/stack_pins.py).
 COLAB_VENV ?= .venv-colab
 COLAB_PY := $(COLAB_VENV)/bin/python
 COLAB_PINS := tests/colab-pins.txt
 COLAB_STAMP := $(COLAB_VENV)/.installed
+# The test tools, installed with the pins (constrained by them) before the Colab line.
+COLAB_TOOLS := pytest pytest-timeout hypothesis nbclient nbformat matplotlib
 # What runs on both stacks: the kernel tests of the cell semantics and the corpus test.
 COLAB_TESTS := tests/test_stacks.py tests/test_magic.py tests/test_corpus.py tests/test_cell_semantics.py \
   tests/test_kernel_faults.py tests/test_kernel_live.py
@@ -37,11 +39,8 @@ setup: $(STAMP)
 $(COLAB_STAMP): pyproject.toml $(COLAB_PINS)
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_PY) -m pip install --quiet --upgrade pip
-	$(COLAB_PY) -m pip install --quiet -r $(COLAB_PINS)
+	$(COLAB_PY) -m pip install --quiet -r $(COLAB_PINS) -c $(COLAB_PINS) $(COLAB_TOOLS)
 	$(COLAB_PY) -m pip install --quiet -e ".[colab]"
-	$(COLAB_PY) -m tests.stack_pins $(COLAB_PINS)
-	$(COLAB_PY) -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout hypothesis nbclient nbformat matplotlib
 	$(COLAB_PY) -m tests.stack_pins $(COLAB_PINS)
 	$(COLAB_PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(COLAB_STAMP)
