@@ -53,7 +53,7 @@ def test_too_old_an_ipython_stops_load_ext_with_one_line(monkeypatch):
         stacks.check()
 
 
-def test_a_kernel_outside_the_range_still_loads_and_says_so_once(monkeypatch, capsys):
+def test_a_kernel_outside_the_range_still_loads_and_says_so_in_one_line(monkeypatch, capsys):
     import types
 
     monkeypatch.setitem(__import__("sys").modules, "ipykernel", types.SimpleNamespace(__version__="7.0.1"))
