@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 # (Colab's ipykernel 5.5.6 is patched for 3.12; the PyPI one imports `imp`, gone in 3.12). Built by
 # installing the pins and the test tools, then the README's Colab line with no constraint: a pin
 # it moves stops the build (tests/stack_pins.py).
+COLAB_PYTHON ?= $(PYTHON)
 COLAB_VENV ?= .venv-colab
 COLAB_PY := $(COLAB_VENV)/bin/python
 COLAB_PINS := tests/colab-pins.txt
@@ -37,8 +38,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 $(COLAB_STAMP): pyproject.toml $(COLAB_PINS)
+	@$(COLAB_PYTHON) -c 'import sys; sys.exit(sys.version_info >= (3, 12) and "ipykernel 5.5.6 from PyPI needs Python <= 3.11 (it imports imp): make COLAB_PYTHON=python3.11")'
 	rm -rf $(COLAB_VENV)
-	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_PY) -m pip install --quiet -r $(COLAB_PINS) -c $(COLAB_PINS) $(COLAB_TOOLS)
 	$(COLAB_PY) -m pip install --quiet -e ".[colab]"
 	$(COLAB_PY) -m tests.stack_pins $(COLAB_PINS)
