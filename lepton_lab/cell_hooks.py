@@ -6,12 +6,17 @@ indented code, line numbers in tracebacks and warnings, ``In[N]``. So the ``%%en
 gone before IPython looks at the cell, and nothing may take its place:
 
 1. :func:`strip_energy_line`, the first clean-up input transformer, removes that line when the
-   cell is about to *run as a cell* (``run_cell``, or a kernel's ``execute_request``). IPython then
-   transforms and runs the rest exactly as if the magic were not there. Elsewhere (``%%time``
-   transforming its body, a silent run, a front end of its own) it leaves the line alone, and
-   IPython's own cell-magic rule calls ``%%energy`` the classic way (``EnergyMagics.energy``).
+   cell is about to *run as a cell*: the shell transforms it for itself (``run_cell``; on IPython
+   7.x also ``should_run_async`` and ``run_cell_async``, which ipykernel 5 calls with the raw
+   cell), or a kernel does (ipykernel 6/7's ``do_execute``). IPython then transforms and runs the
+   rest exactly as if the magic were not there. Elsewhere (``%%time`` transforming its body, a
+   silent run) it leaves the line alone, and IPython's own cell-magic rule calls ``%%energy`` the
+   classic way (``EnergyMagics.energy``).
 2. ``pre_run_cell`` fires after that transformation and before the body is compiled. It reads
-   the raw cell's ``%%energy`` line, parses the options and starts measuring.
+   the raw cell's ``%%energy`` line, parses the options and starts measuring. A cell whose line
+   was not removed although it runs as a cell comes from a runner this module does not know: it
+   says so in one line (:func:`lepton_lab.stacks.unknown_runner`) and leaves the cell to the
+   classic path, which measures it without top-level ``await``.
 3. ``pre_run_cell`` cannot stop a cell. When the options are bad or starting failed (a sensor
    gone, Ctrl-C during ``--baseline``), :class:`StartFailureGate`, an AST transformer, replaces
    this cell's compiled body by a ``raise`` of that error: one ``UsageError`` line (or one
@@ -30,13 +35,10 @@ from typing import Any
 
 #: ``%%energy ARGS`` as the first non-blank line (IPython allows blank lines and indentation there).
 _MAGIC_LINE = re.compile(r"^[ \t]*%%energy(?=\s|$)(.*)$")
-#: (module, function) pairs that call ``InteractiveShell.transform_cell`` to run the result as a
-#: cell, followed by ``pre_run_cell``/``post_run_cell`` unless the run is silent.
-_CELL_RUNNERS = frozenset({
-    ("IPython.core.interactiveshell", "_run_cell"),
-    ("ipykernel.ipkernel", "do_execute"),
-})
-_CLASSIC_CALL = "get_ipython().run_cell_magic('energy'"
+#: How far up the stack a transformer looks for the shell's ``transform_cell``, then for the run's
+#: ``silent`` flag (ipykernel 5's ``do_execute`` -> ``should_run_async`` -> ``transform_cell``).
+_FRAMES = 8
+#: ``--repeat`` runs the body several times, so the magic itself must run it (the classic path).
 REPEAT_FLAG = re.compile(r"(^|\s)--repeat(\s|=|$)")
 
 
@@ -61,29 +63,66 @@ def energy_argstring(raw_cell: str) -> str | None:
 
 
 def _runs_as_a_cell() -> bool:
-    """Is ``transform_cell`` being called by a cell runner, for a run that is not silent?"""
+    """Is ``transform_cell`` being called to run the result as a cell, in a run that is not silent?
+
+    The rule holds on every supported stack: the caller is the shell itself (any of its methods:
+    ``_run_cell``, or IPython 7's ``should_run_async``/``run_cell_async`` that ipykernel 5 calls
+    with the raw cell) or a Jupyter kernel (ipykernel 6/7 transform in ``do_execute``). A magic
+    (``%%time``) transforming its body is neither. ``silent`` is read from the nearest frame that
+    has it, since ``should_run_async`` does not.
+    """
     frame = sys._getframe(2)
-    for _ in range(6):  # this transformer <- TransformerManager.transform_cell <- shell.transform_cell <- runner
+    for _ in range(_FRAMES):  # this transformer <- TransformerManager.transform_cell <- shell.transform_cell
         if frame is None:
             return False
-        if frame.f_code.co_name == "transform_cell" and \
-                frame.f_globals.get("__name__") == "IPython.core.interactiveshell":
+        if frame.f_code.co_name == "transform_cell" and "raw_cell" in frame.f_locals:
+            shell = frame.f_locals.get("self")
             caller = frame.f_back
-            if caller is None:
+            if caller is None or not _is_cell_runner(caller.f_locals.get("self"), shell):
                 return False
-            key = (caller.f_globals.get("__name__"), caller.f_code.co_name)
-            return key in _CELL_RUNNERS and not caller.f_locals.get("silent", False)
+            return not _silent(caller)
         frame = frame.f_back
     return False
+
+
+def _is_cell_runner(owner: Any, shell: Any) -> bool:
+    if owner is shell:
+        return True
+    kernelbase = sys.modules.get("ipykernel.kernelbase")
+    return kernelbase is not None and isinstance(owner, kernelbase.Kernel) and getattr(owner, "shell", None) is shell
+
+
+def _silent(frame: Any) -> bool:
+    for _ in range(_FRAMES):
+        if frame is None:
+            return False
+        if "silent" in frame.f_locals:
+            return bool(frame.f_locals["silent"])
+        frame = frame.f_back
+    return False
+
+
+#: The last cell whose ``%%energy`` line was removed: ``pre_run_cell`` checks it is the one running
+#: (IPython 7 does not pass the transformed cell to the event).
+_stripped: list[str] = [""]
 
 
 def strip_energy_line(lines: list[str]) -> list[str]:
     """Input transformer: drop a leading ``%%energy`` line from a cell that is about to run."""
     found = find_energy_line(lines)
     if found is None or REPEAT_FLAG.search(found[1]) or not _runs_as_a_cell():
-        return lines  # --repeat runs the body several times: the magic itself must run it (classic path)
+        return lines
+    _stripped[0] = "".join(lines)
     index = found[0]
     return lines[:index] + lines[index + 1:]
+
+
+def take_stripped(raw_cell: str) -> bool:
+    """Did :func:`strip_energy_line` remove this cell's ``%%energy`` line (IPython adds a final newline)?"""
+    stripped = _stripped[0] in (raw_cell, raw_cell + "\n")
+    if stripped:
+        _stripped[0] = ""
+    return stripped
 
 
 # check_complete() skips transformers that declare side effects. Skipping this one keeps terminal
@@ -118,6 +157,7 @@ class CellHooks:
     shell: Any
     begin: Callable[[str], Any]
     running: list[_Cell] = field(default_factory=list)
+    told_unknown_runner: bool = False
 
     def __post_init__(self) -> None:
         self.gate = StartFailureGate(self)
@@ -148,11 +188,19 @@ class CellHooks:
 
     # -- events ---------------------------------------------------------------------------
     def pre_run_cell(self, info) -> None:
-        argstring = energy_argstring(getattr(info, "raw_cell", "") or "")
+        raw_cell = getattr(info, "raw_cell", "") or ""
+        argstring = energy_argstring(raw_cell)
         if argstring is None:
             return
-        if (getattr(info, "transformed_cell", None) or "").lstrip().startswith(_CLASSIC_CALL):
-            return  # the line was not stripped: IPython calls %%energy itself (classic path)
+        if REPEAT_FLAG.search(argstring):
+            return  # left for the magic, which runs the body once per trial
+        if not take_stripped(raw_cell):  # an unknown runner: IPython calls %%energy itself (classic path)
+            if not self.told_unknown_runner:
+                from .stacks import unknown_runner
+
+                print(unknown_runner(), file=sys.stderr)
+                self.told_unknown_runner = True
+            return
         cell = _Cell(info)
         self.running.append(cell)
         try:

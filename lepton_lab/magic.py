@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from . import live_start
+from . import live_start, stacks
 from .cell_hooks import REPEAT_FLAG, CellHooks
 from .cell_runner import CellMeasurement, run_body
 from .errors import LeptonError
@@ -124,6 +124,7 @@ def take_start_failure() -> BaseException:
 
 def load(shell) -> None:
     global _magics
+    stacks.check()  # one line for an IPython or ipykernel outside the tested range
     if _magics is not None and _magics.shell is shell:
         return  # %load_ext twice, or %reload_ext: keep one set of hooks
     if _magics is not None:

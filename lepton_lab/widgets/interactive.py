@@ -54,12 +54,14 @@ def close_widgets(roots: Iterable[widgets.Widget]) -> int:
     return len(seen)
 
 
-def widget_view(widget: widgets.Widget) -> dict:
-    """A widget's display data, built here: ipywidgets 7 (Colab's) has no ``_repr_mimebundle_``
-    (it displays itself through ``_ipython_display_``); both speak version 2 of the view format."""
-    return {"text/plain": repr(widget),
-            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
-                                                          "model_id": widget.model_id}}
+def widget_bundle(widget: widgets.Widget) -> dict:
+    """The widget's display mimebundle, as ipywidgets 8 gives it and ipywidgets 7 displays it."""
+    plaintext = repr(widget)
+    data: dict = {"text/plain": plaintext[:110] + "…" if len(plaintext) > 110 else plaintext}
+    if widget._view_name is not None:
+        data["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return data
 
 
 class FallbackBox(widgets.VBox):
@@ -71,15 +73,19 @@ class FallbackBox(widgets.VBox):
 
     fallback_html = ""
     fallback_text = ""
+    # ipywidgets 7 (Colab's 7.7.1) displays a widget itself in _ipython_display_, which drops the
+    # display_id and metadata the live view needs to replace it by the static figure: IPython then
+    # falls back to _repr_mimebundle_ (ipywidgets 8's own way), defined below for both.
+    _ipython_display_ = None
 
     def _repr_mimebundle_(self, **kwargs):
-        parent = getattr(super(), "_repr_mimebundle_", None)
-        data = (parent(**kwargs) if parent is not None else None) or widget_view(self)
+        data = widget_bundle(self)
         if self.fallback_html:
             data["text/html"] = self.fallback_html
         if self.fallback_text:
             data["text/plain"] = self.fallback_text
         return data
+
 
 class PowerFigure:
     """Watts per domain (solid, left axis) and cumulative joules (dashed, right axis) over time.
