@@ -134,7 +134,9 @@ def load(shell) -> None:
     _magics.hooks.install()
     warming = prewarm(background=True)
     if warming is not None:  # LEPTON_LAB_PREWARM=0 turns both off
-        live_start.prewarm(after=warming)
+        display = live_start.prewarm(after=warming)
+        if stacks.imports_reorder_output():
+            display.join()  # imports running beside the first cells would reorder their output here
 
 
 def unload(shell) -> None:

@@ -68,6 +68,15 @@ def check() -> None:
         print(f"lepton_lab: {message}", file=sys.stderr)
 
 
+def imports_reorder_output() -> bool:
+    """Does an import in another thread reorder this kernel's output? ipykernel 5's stream flush
+    skips its wait while any thread holds the import lock (``OutStream.flush``: ``imp.lock_held``),
+    so a cell's prints could then go out after its displays, or after the cell's end. On such a
+    kernel ``%load_ext`` does its imports in the foreground instead."""
+    kernel = _version("ipykernel")
+    return bool(kernel) and parse(kernel or "") < (6,)
+
+
 def unknown_runner() -> str:
     """The line for a cell whose ``%%energy`` line the cell hooks never saw being removed."""
     found = ", ".join(f"{name} {_version(name)}" for name in ("IPython", "ipykernel") if _version(name))

@@ -62,6 +62,17 @@ def test_a_kernel_outside_the_range_still_loads_and_says_so_in_one_line(monkeypa
     assert err.count("\n") == 1 and "ipykernel 7.0.1" in err and "pip install 'ipykernel>=5.5.6,!=7.0.0,!=7.0.1'" in err
 
 
+@pytest.mark.parametrize(("version", "foreground"), [("5.5.6", True), ("6.29.5", False), ("7.1.0", False)])
+def test_load_ext_imports_in_the_foreground_where_a_background_import_reorders_output(monkeypatch, version,
+                                                                                        foreground):
+    """ipykernel 5 skips a flush's wait while another thread imports (the corpus test on Colab's
+    pins caught prints arriving after displays): there %load_ext's imports are not left running."""
+    import types
+
+    monkeypatch.setitem(__import__("sys").modules, "ipykernel", types.SimpleNamespace(__version__=version))
+    assert stacks.imports_reorder_output() is foreground
+
+
 def test_the_declared_floor_is_pyprojects():
     text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     for requirement in stacks.FIX.values():
