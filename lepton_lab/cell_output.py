@@ -57,6 +57,7 @@ class OutputSlot:
         self.shown = False  # our display exists in the front end
         self.pending = False  # the cell's wait-clear went out and no new output has fired it
         self.sends = 0
+        self.clears = 0  # the cell's own clear_output calls so far
         self._lock = threading.RLock()
         self._raw_send: Callable | None = None  # the session's own send, while ours is installed
         self._ignore_clear = False
@@ -101,6 +102,7 @@ class OutputSlot:
             self._ignore_clear = not for_the_cell
             if not for_the_cell or self._finished:
                 return
+            self.clears += 1
             self._hook()
             if wait and not self.shown and not self._closed:
                 self.bundle = self.bundle or EMPTY

@@ -9,7 +9,8 @@ Which view (``$LEPTON_LAB_LIVE``, read at each cell):
 
 - ``auto`` (default): the bqplot widget, except where widgets from PyPI are not rendered (Google
   Colab, which shows them only after ``enable_custom_widget_manager()``) or ipywidgets/bqplot
-  are missing: there the SVG image, updated in place.
+  are missing: there the SVG image, updated in place. Also the image for a cell that has cleared
+  its output before its view is due (a progress loop re-shows the view after every clear).
 - ``widget``, ``svg``: that one; ``off``: none (the summary and static figure still follow).
   Asked for by name, the widget is always the widget: a cell that starts before the background
   import of bqplot has finished waits for it (not measured) instead of drawing the image.
@@ -147,8 +148,8 @@ class LiveStarter:
     def _build(self):
         from .widgets.live import LivePowerView, SvgLiveView
 
-        widget = self.mode == "widget" and _warm.is_set()
-        if self.mode == "widget" and not widget:
+        widget = self.mode == "widget" and _warm.is_set() and not self._clearing()
+        if self.mode == "widget" and not _warm.is_set():
             # Importing bqplot beside a busy cell takes seconds (each import step waits for the
             # GIL): this cell draws the image, and the next ones the widget.
             prewarm()
@@ -161,6 +162,13 @@ class LiveStarter:
         view.period_s = period
         self._early.clear()
         return view
+
+    def _clearing(self) -> bool:
+        """Has this cell cleared its output already (a progress loop), with the view left to ``auto``?
+        Each clear makes the front end build the view anew: a bqplot view per clear (JupyterLab
+        logs an error for each one a clear disposes before it rendered), an image for next to nothing."""
+        asked = os.environ.get(LIVE_ENV, "").strip().lower() == "widget"
+        return not asked and getattr(self.slot, "clears", 0) > 0
 
     def close(self) -> None:
         with self._lock:

@@ -217,7 +217,7 @@ class Measurement:
         """(idle watts of the measured domains, 'baseline' or 'remembered', where they came from in words);
         an estimate has no idle part in its model."""
         if not model_free:  # a baseline measured with the estimate is the model's, not the machine's idle
-            return {}, "baseline", "the estimate's model has no idle part"
+            return {}, "baseline", kinds.ESTIMATE_HAS_NO_IDLE
         if self.baseline_w is not None:
             return ({d: w for d, w in self.baseline_w.items() if d in model_free}, "baseline",
                     f"idle from this run's {self.options.baseline_s:g} s baseline")

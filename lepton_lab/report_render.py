@@ -63,6 +63,9 @@ def _summary(report) -> _Summary:
     net = None
     if report.net_energy_j is not None and not split:
         net = f"net of idle ({report.baseline_s:g} s baseline): {units.format_energy(report.net_energy_j)}"
+        if report.kind == kinds.ESTIMATED:  # its baseline is other processes' load, not idle
+            net = (f"above the {report.baseline_s:g} s baseline: {units.format_energy(report.net_energy_j)} "
+                   f"(not net of idle: {kinds.ESTIMATE_HAS_NO_IDLE})")
     if report.co2e_g is None:
         carbon = "CO2e n/a (no carbon intensity)"
     else:

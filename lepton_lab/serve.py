@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InvalidInput, LeptonError, require
@@ -116,10 +119,27 @@ def serve(app: str | None = None, port: int | None = None, open_browser: bool = 
         print(f"  {url}", flush=True)
     if env.get("LEPTON_LAB_APPS_LEDGER") == "off":
         print("  (the ledger is hidden from visitors; LEPTON_LAB_APPS_LEDGER=on shows it)", flush=True)
+    process = subprocess.Popen(argv, env=env)
     try:
-        return subprocess.call(argv, env=env)
+        with _forward_sigterm(process):
+            return process.wait()
     except KeyboardInterrupt:  # Voila got the same SIGINT and shuts down by itself
         return 0
+
+
+@contextmanager
+def _forward_sigterm(process: subprocess.Popen):
+    """A ``kill PID`` (a supervisor's stop, ``systemctl stop``) of this process reaches Voila too:
+    without it, Voila and its kernels go on serving, orphaned, after ``lepton-lab serve`` is gone
+    (Ctrl-C needs nothing: the terminal sends SIGINT to both)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers: main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -140,6 +140,11 @@ class Server:
                 self.process.wait(timeout=10)
             except ProcessLookupError:
                 pass
+        else:  # the leader is gone: what it started (Voila's kernels, say) may still run in its group
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._log.close()
 
     def __enter__(self) -> Server:

@@ -36,6 +36,11 @@ def isolated_environment(tmp_path, monkeypatch):
     if neighbours is not None:
         neighbours.reset_session_view()
     yield
+    # %load_ext prewarms in a background thread: while it still imports lepton_lab.ledger, that
+    # module is partly initialised (no close_connections yet), so let it finish before cleaning up.
+    for thread in threading.enumerate():
+        if thread.name == "lepton-prewarm":
+            thread.join(timeout=30)
     sensors = sys.modules.get("lepton_lab.sensors")
     if sensors is not None:  # sensors opened for one test (a fake GPU, say) must not serve the next
         sensors.close_cached()

@@ -264,6 +264,33 @@ def test_lepton_lab_serve_publishes_one_app(browser):
     assert f"http://127.0.0.1:{srv.port}/" in srv.log_path.read_text()
 
 
+def test_stopping_lepton_lab_serve_stops_voila_and_its_kernels():
+    """``kill PID`` of ``lepton-lab serve`` alone (a supervisor's stop, not the terminal's Ctrl-C to
+    the whole group): Voila and its kernels stop with it instead of serving on, orphaned."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.browser_util import Server
+
+    argv = [sys.executable, "-m", "lepton_lab.serve", "lifecycle", "--port", "{port}"]
+    with Server(argv, name="serve-sigterm", env={"JUPYTER_PLATFORM_DIRS": "1"}) as srv:
+        urllib.request.urlopen(srv.url("/"), timeout=60).read()  # the page starts a kernel
+        os.kill(srv.process.pid, signal.SIGTERM)  # the serve process only, not its group
+        srv.process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(srv.process.pid, 0)  # anyone left in the group it started?
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(srv.process.pid, signal.SIGKILL)  # Server.stop skips a group whose leader is gone
+            pytest.fail(f"Voila or a kernel outlived lepton-lab serve:\n{srv.log_tail()}")
+
+
 def test_binder_setup_serves_the_apps(browser, tmp_path):
     """binder/postBuild then binder/start around JupyterLab, as Binder runs them: the apps open
     under /voila/render/ with sources stripped, and the ledger goes somewhere writable."""

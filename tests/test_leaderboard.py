@@ -187,6 +187,7 @@ def test_bad_files_are_rejected_with_their_reason(tmp_path, reports):
     assert re.search(r"cheat-uj\.json µJ/inference 1 is not energy ÷ inferences \([^)]+\) \(edited\?\)", text)
     assert re.search(r"cheat-energy\.json energy 0\.001 J is not its report's [\d.]+ J \(edited\?\)", text)
     assert who(sections(panel)["measured"]) == ["Ada"]
+    assert "4 found, 3 rejected" in plain(panel.numbers.value)  # found, not "read": a FIFO is never read
 
 
 def test_a_file_with_the_wrong_types_is_rejected_not_fatal(tmp_path, reports):

@@ -371,3 +371,30 @@ def test_which_live_view(monkeypatch, capsys):
     monkeypatch.setenv(live_start.LIVE_ENV, "widget")
     assert live_start.live_mode() == "svg"
     assert capsys.readouterr().err.count("pip install 'lepton_lab[lab]'") == 1
+
+
+def test_a_cell_that_clears_its_output_gets_the_image_live_view(monkeypatch):
+    """Each clear re-shows the view as a new output: the front end would build a bqplot view per
+    clear (JupyterLab logs 'reading addWidget' for each one disposed unrendered); the image costs
+    next to nothing. Asked for by name, the widget stays the widget."""
+    from types import SimpleNamespace
+
+    from lepton_lab import live_start
+    from lepton_lab.widgets.live import SvgLiveView
+
+    measurement = SimpleNamespace(live_description=lambda: (DOMAINS, "estimated", "", ""),
+                                  options=SimpleNamespace(label="loop"))
+    monkeypatch.setattr(live_start._warm, "is_set", lambda: True)  # bqplot imported already
+    samples = [Sample(t, dict.fromkeys(DOMAINS, 5.0), dict.fromkeys(DOMAINS, 5.0 * t)) for t in (0.1, 0.2, 0.35)]
+    built = {}
+    for env, clears in (("auto", 0), ("auto", 3), ("widget", 3)):
+        monkeypatch.setenv(live_start.LIVE_ENV, env)
+        shown = []
+        slot = SimpleNamespace(clears=clears, show=shown.append)
+        starter = live_start.LiveStarter(measurement, slot, "widget")
+        for sample in samples:
+            starter.on_sample(sample)
+        built[env, clears] = type(starter.view)
+        assert shown and starter.failed is None
+        starter.close()
+    assert built == {("auto", 0): LivePowerView, ("auto", 3): SvgLiveView, ("widget", 3): LivePowerView}

@@ -68,3 +68,11 @@ def test_the_power_figure_axes_follow_the_data():
     assert time_axis.label("time") == "time (s)" and time_axis.maximum == 3.0
     assert watts.label("power") == "power (kW)" and watts.maximum == 2.0  # 1.54 kW (1.4 + 10 %) -> 2
     assert joules.label("energy so far") == "energy so far (kJ)" and joules.maximum == 3.0
+
+
+def test_a_cell_timed_to_a_round_length_keeps_that_length_as_its_time_axis():
+    # a 3 s loop ends a few ms past 3 s: its axis stays 0-3 s, not 0-4 s (a quarter empty)
+    assert power_figure_axes(3.0004, 20.0, 40.0)[0].maximum == 3.0
+    assert power_figure_axes(2.02, 20.0, 40.0)[0].maximum == 2.0
+    assert power_figure_axes(2.05, 20.0, 40.0)[0].maximum == 3.0  # past 1 %: the next step
+    assert power_figure_axes(0.0, 0.0, 0.0)[0].maximum == 1.0

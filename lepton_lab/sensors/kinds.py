@@ -13,6 +13,9 @@ MEASURED = "measured"
 ESTIMATED = "estimated"
 REPLAYED = "replayed"
 KINDS = (MEASURED, ESTIMATED, REPLAYED)
+#: Why an estimate has no idle power to subtract: its model (utilisation × TDP) has no idle term,
+#: so a baseline read with it is the model's figure for whatever else ran, not the machine's idle.
+ESTIMATE_HAS_NO_IDLE = "the estimate's model has no idle part"
 
 
 def combined(kinds: Iterable[str]) -> str:

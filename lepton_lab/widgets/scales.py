@@ -97,7 +97,14 @@ def scaled_axis(top: float, unit: str, headroom: float = 1.0, floor: float = 1.0
     return Axis(nice_ceiling(top * headroom / factor, floor=floor), factor, shown)
 
 
+#: A cell timed to a round length (``sleep(2)``, a 3 s loop) ends a few ms past it; its time axis
+#: stays at the round value (the last sample at most 1 % past the edge, a few pixels) instead of
+#: the next step (2.0004 s would draw on a 0-3 s axis, a third of the figure empty).
+_TIME_OVERSHOOT = 0.01
+
+
 def power_figure_axes(last_t: float, peak_w: float, last_j: float) -> tuple[Axis, Axis, Axis]:
     """Time, watts and cumulative joules of the power figure, live (bqplot) and static (SVG)
     alike: the same data draws the same axes in both."""
-    return (Axis(nice_ceiling(last_t), 1.0, "s"), scaled_axis(peak_w, "W", 1.1), scaled_axis(last_j, "J", 1.05))
+    time_axis = Axis(nice_ceiling(last_t / (1 + _TIME_OVERSHOOT)), 1.0, "s")
+    return time_axis, scaled_axis(peak_w, "W", 1.1), scaled_axis(last_j, "J", 1.05)

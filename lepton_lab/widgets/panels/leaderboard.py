@@ -305,7 +305,7 @@ class LeaderboardPanel(Panel):
             first,
             ("ranked", "Ranked", f"{len(measured)} measured",
              f"{others} not measured (apart), {len(self.ranking.below_floor)} below the floor"),
-            ("files", "Files", f"{len(found)} read, {len(rejected)} rejected",
+            ("files", "Files", f"{len(found)} found, {len(rejected)} rejected",  # a rejected FIFO is not read
              f"{where}; updated {time.strftime('%H:%M:%S')}"),
         ])
 
