@@ -56,8 +56,10 @@ def value_of(client, expression: str) -> str:
 
 
 def ledger_rows(path) -> list[tuple]:
+    """The ledger's rows; none while the kernel has created the file but not yet its tables."""
     with sqlite3.connect(path) as db:
-        found = db.execute("SELECT label, status, duration_s FROM measurements").fetchall()
+        created = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'measurements'").fetchall()
+        found = db.execute("SELECT label, status, duration_s FROM measurements").fetchall() if created else []
     db.close()
     return found
 
