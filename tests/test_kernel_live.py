@@ -11,6 +11,7 @@ which updates arrived while the cell was still running, i.e. before its execute_
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import itertools
 import sqlite3
 import time
@@ -21,10 +22,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from lepton_lab import stacks
 from lepton_lab.widgets.svg import svgs_in
 
 pytestmark = pytest.mark.kernel
 WIDGET = "application/vnd.jupyter.widget-view+json"
+#: ipykernel 5 (Colab's): %load_ext finishes its imports before returning (lepton_lab.stacks.
+#: imports_reorder_output), so the first cell after it finds bqplot loaded and draws the widget.
+LOADS_IN_THE_FOREGROUND = stacks.parse(importlib.metadata.version("ipykernel")) < (6,)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -159,6 +164,9 @@ def test_a_cell_right_after_load_ext_draws_the_image_live(executed):
     """bqplot is still loading in the background: that cell's live view is the SVG image."""
     nb, client, _, _ = executed
     shown = ours(messages_of(client, "cold"))
+    if LOADS_IN_THE_FOREGROUND:
+        assert WIDGET in shown[0][1]["content"]["data"]  # nothing was left loading
+        return
     # The image, then the final figure (redraws between them depend on how busy the machine is:
     # that first image also waits for numpy beside the busy cell).
     assert len(shown) >= 2 and not any(WIDGET in m["content"]["data"] for _, m in shown)
@@ -226,7 +234,8 @@ def test_final_state_holds_the_whole_trace(executed):
             x = msg["content"]["data"].get("state", {}).get("x")
             if x is not None:
                 last_x[msg["content"]["comm_id"]] = x
-    assert len(last_x) == 1 and all(x["shape"] == [trace_length] for x in last_x.values())
+    figures = 2 if LOADS_IN_THE_FOREGROUND else 1  # the busy cell's (and the cold cell's widget)
+    assert len(last_x) == figures and [trace_length] in [x["shape"] for x in last_x.values()]
 
 
 def test_final_output_is_the_static_figure(executed):
