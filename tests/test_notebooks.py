@@ -6,6 +6,7 @@ their printed claims are read back and checked against their own printed numbers
 catch a sentence that no longer follows them."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -43,8 +44,11 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch, tmp_path):
     if check is not None:
         check(notebook)
     if path.stem.startswith("02_"):  # issue 12: the same dense model, measured twice, agrees with itself
+        # The rule calls two equal settings different ~2 % of the time (simulated in test_tradeoffs),
+        # so one run can only show that it never calls them far apart.
         again = next(line for line in text.splitlines() if "dense model measured again" in line)
-        assert "no measurable difference" in again, again
+        factor = re.search(r"×(\d+\.\d+) of the first", again)
+        assert "no measurable difference" in again or (factor and 0.8 <= float(factor.group(1)) <= 1.25), again
     if path.stem == "challenge":  # scored, submitted, and read back from the board
         assert "submitted: " in text and "µJ/inference" in text and "rejected files" not in text
 

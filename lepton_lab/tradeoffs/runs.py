@@ -136,13 +136,24 @@ def _median_row(rows: list[dict], extra: dict) -> dict:
 NO_DIFFERENCE = "no measurable difference"
 
 
+#: How far apart two settings' ranges over the rounds must be, as a share of the wider range, to
+#: call them different. Ranges that merely miss each other happen by chance to one pair in ten of
+#: the *same* setting measured 3 rounds twice (all three of one below all three of the other:
+#: 2 / C(6, 3)); a gap of half the wider range makes that ~2 %, and still tells a 20 % change at
+#: 5 % run-to-run noise nine times in ten (tests/test_tradeoffs.py simulates both).
+SEPARATION = 0.5
+
+
 def measurably_different(row, base) -> bool | None:
     """Whether two rows' energies per sample differ beyond their run-to-run spread (their ranges
-    over the rounds do not overlap); None when either was run once, so there is no spread."""
+    over the rounds are apart by more than :data:`SEPARATION` of the wider one); None when either
+    was run once, so there is no spread."""
     try:
         if min(row["runs"], base["runs"]) < 2:
             return None
-        return bool(row["uj_high"] < base["uj_low"] or base["uj_high"] < row["uj_low"])
+        gap = max(base["uj_low"] - row["uj_high"], row["uj_low"] - base["uj_high"])
+        wider = max(row["uj_high"] - row["uj_low"], base["uj_high"] - base["uj_low"])
+        return bool(gap > SEPARATION * wider)
     except KeyError:
         return None
 
